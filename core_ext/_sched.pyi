@@ -1,0 +1,21 @@
+"""Typed signatures shared by the compiled kernels and their pure-Python twin."""
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+
+def acceptance_kw(
+    max_power_kw: F64,
+    efficiency: F64,
+    energy_requested_kwh: F64,
+    energy_delivered_kwh: F64,
+    battery_kwh: F64,
+    soc_arrival: F64,
+    taper: int,
+    transition_soc: float,
+    dt_h: float,
+    out_kw: F64,
+) -> None: ...
+def advance_energy(p_kw: F64, efficiency: F64, dt_h: float, energy_delivered_kwh: F64) -> None: ...
+def sum_by_index(values: F64, index: NDArray[np.int64], out: F64) -> None: ...

@@ -1,0 +1,21 @@
+"""Plain data and pure functions shared by every room (stdlib + numpy only)."""
+
+from sim.domain.battery import BatteryModel, acceptance_kw
+from sim.domain.chargers import Charger, ChargerTable
+from sim.domain.grid_state import GridState
+from sim.domain.sessions import Session
+from sim.domain.site import ActiveSessions, Setpoints, SiteView
+from sim.domain.timebase import Timebase
+
+__all__ = [
+    "ActiveSessions",
+    "BatteryModel",
+    "Charger",
+    "ChargerTable",
+    "GridState",
+    "Session",
+    "Setpoints",
+    "SiteView",
+    "Timebase",
+    "acceptance_kw",
+]

@@ -1,0 +1,63 @@
+"""What a strategy sees (``SiteView``) and what it returns (``Setpoints``).
+
+Both are frozen snapshots built from read-only numpy arrays, so one strategy object can run
+inside the simulator and inside the live OCPP server alike, and cannot change either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.domain.chargers import ChargerTable
+from sim.domain.grid_state import GridState
+
+
+@dataclass(frozen=True)
+class ActiveSessions:
+    """The sessions plugged in right now, one entry each (column arrays).
+
+    ``charger_index`` points into the site's ``ChargerTable``. ``max_current_a`` is the most
+    current per phase the vehicle accepts now: the smaller of the charger's and the vehicle's
+    limit and what the battery takes at its state of charge and remaining demand.
+    """
+
+    session_ids: tuple[str, ...]
+    charger_index: NDArray[np.int64]
+    arrival_s: NDArray[np.float64]
+    departure_s: NDArray[np.float64]
+    energy_requested_kwh: NDArray[np.float64]
+    energy_delivered_kwh: NDArray[np.float64]
+    max_current_a: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.session_ids)
+
+    @property
+    def energy_remaining_kwh(self) -> NDArray[np.float64]:
+        return np.maximum(self.energy_requested_kwh - self.energy_delivered_kwh, 0.0)
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """A frozen snapshot of the site at ``time_s`` (seconds since the scenario start)."""
+
+    time_s: float
+    period_s: float
+    chargers: ChargerTable
+    sessions: ActiveSessions
+    grid: GridState | None = None
+    base_load_kw: float = 0.0
+
+
+@dataclass(frozen=True)
+class Setpoints:
+    """Current per phase (A) for every charger, aligned with the site's charger order."""
+
+    current_a: NDArray[np.float64]
+
+    @classmethod
+    def zeros(cls, n_chargers: int) -> Setpoints:
+        return cls(np.zeros(n_chargers))

@@ -1,0 +1,139 @@
+"""The validated, typed form of a scenario file.
+
+``sim.scenario.load`` turns a TOML file into a ``Scenario``; every other room reads only these
+frozen dataclasses, never the raw TOML. Paths are resolved relative to the scenario file.
+``Scenario.raw`` keeps the (override-applied) TOML mapping for hashing and saving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+NETWORK_KEYS = ("network", "simbench", "file")
+BASE_LOAD_PROFILES = ("household", "simbench", "none")
+PLACEMENT_RULES = ("per_load_bus", "random_load_buses")
+FLEET_SOURCES = ("generate", "csv", "acn")
+SESSION_ASSIGN = ("by_id", "in_order")
+LOADFLOW_SOLVERS = ("pandapower",)
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    start: datetime  # time-zone aware
+    duration_s: float
+    control_period_s: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class BaseLoadSpec:
+    """Profiles for the feeder's existing loads.
+
+    ``household``: the shipped standard household profile (normalised to a peak of 1) times each
+    load's rated ``p_mw``, times ``scale``. ``simbench``: the grid's own SimBench profiles (only for
+    SimBench grids). ``none``: existing loads at zero.
+    """
+
+    profile: str = "household"
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class PvSpec:
+    """Rooftop PV at a share of the load buses (chosen with the scenario seed)."""
+
+    share: float = 0.0
+    kwp: float = 5.0
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """Exactly one of ``network`` (a name from ``sim.grid.NETWORKS``), ``simbench`` (a SimBench
+    code) or ``file`` (a pandapower JSON file) is set."""
+
+    network: str | None = None
+    simbench: str | None = None
+    file: Path | None = None
+    base_load: BaseLoadSpec = field(default_factory=BaseLoadSpec)
+    pv: PvSpec | None = None
+    loadflow: str = "pandapower"
+
+
+@dataclass(frozen=True)
+class ChargerSpec:
+    """One explicit charger (``bus`` set) or a placement rule (``place`` set).
+
+    Rules: ``per_load_bus`` puts one charger on each bus that has a load (a random ``share`` of
+    them); ``random_load_buses`` puts ``count`` chargers on load buses drawn with the seed.
+    ``phase`` for single-phase chargers is ``L1``/``L2``/``L3`` or ``random``.
+    """
+
+    charger_id: str | None = None  # explicit chargers; rules use id_prefix
+    bus: int | None = None
+    place: str | None = None
+    count: int | None = None
+    share: float = 1.0
+    id_prefix: str = "cp"
+    phases: int = 3
+    phase: str = "L1L2L3"
+    max_current_a: float = 16.0
+    min_current_a: float = 6.0
+    efficiency: float = 0.95
+    kind: str = "home"
+
+
+@dataclass(frozen=True)
+class KindProfile:
+    """Stochastic session parameters for one charger kind (hours are local time)."""
+
+    sessions_per_day: float
+    arrival_h_mean: float
+    arrival_h_std: float
+    dwell_h_mean: float
+    dwell_h_std: float
+    energy_kwh_mean: float
+    energy_kwh_std: float
+    weekend_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    source: str = "generate"
+    file: Path | None = None
+    assign: str = "by_id"
+    kinds: dict[str, KindProfile] = field(default_factory=dict)  # overrides of the built-in kinds
+    vehicles: tuple[str, ...] = ()  # catalogue names to draw from; empty = whole catalogue
+
+
+@dataclass(frozen=True)
+class BatterySpec:
+    model: str = "ideal"  # ideal | taper
+    transition_soc: float = 0.8
+    default_capacity_kwh: float = 60.0
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str = "uncontrolled"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path | None
+    simulation: SimulationSpec
+    grid: GridSpec
+    chargers: tuple[ChargerSpec, ...]
+    fleet: FleetSpec
+    battery: BatterySpec
+    strategy: StrategySpec
+    description: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path is not None else Path.cwd()
