@@ -18,6 +18,21 @@ PLACEMENT_RULES = ("per_load_bus", "random_load_buses")
 FLEET_SOURCES = ("generate", "csv", "acn")
 SESSION_ASSIGN = ("by_id", "in_order")
 LOADFLOW_SOLVERS = ("pandapower",)
+CHARGER_KINDS = ("home", "work", "public")
+NETWORK_NAMES = (
+    "cigre_lv",
+    "ieee_european_lv",
+    "kerber_landnetz_kabel_1",
+    "kerber_landnetz_kabel_2",
+    "kerber_landnetz_freileitung_1",
+    "kerber_landnetz_freileitung_2",
+    "kerber_dorfnetz",
+    "kerber_vorstadtnetz_kabel_1",
+    "kerber_vorstadtnetz_kabel_2",
+)
+# The strategy registry (sim.strategies) is the source of truth; this is the list the loader
+# checks names against until the registry feeds it (kept equal by a test).
+STRATEGY_NAMES = ("uncontrolled",)
 
 
 @dataclass(frozen=True)
@@ -137,3 +152,20 @@ class Scenario:
     @property
     def base_dir(self) -> Path:
         return self.path.parent if self.path is not None else Path.cwd()
+
+
+# Built-in stochastic session parameters per charger kind; [fleet.kinds.<kind>] overrides any field.
+BUILTIN_KINDS: dict[str, KindProfile] = {
+    "home": KindProfile(
+        sessions_per_day=0.8, arrival_h_mean=18.0, arrival_h_std=2.0, dwell_h_mean=13.0,
+        dwell_h_std=2.0, energy_kwh_mean=12.0, energy_kwh_std=5.0, weekend_factor=1.0,
+    ),
+    "work": KindProfile(
+        sessions_per_day=0.9, arrival_h_mean=8.5, arrival_h_std=1.0, dwell_h_mean=8.5,
+        dwell_h_std=1.5, energy_kwh_mean=10.0, energy_kwh_std=4.0, weekend_factor=0.2,
+    ),
+    "public": KindProfile(
+        sessions_per_day=3.0, arrival_h_mean=13.0, arrival_h_std=3.5, dwell_h_mean=2.0,
+        dwell_h_std=1.0, energy_kwh_mean=15.0, energy_kwh_std=7.0, weekend_factor=0.8,
+    ),
+}
