@@ -27,11 +27,11 @@ class GridState:
 
     @property
     def vm_min_pu(self) -> float:
-        return float(self.vm_pu.min()) if self.vm_pu.size else float("nan")
+        return float(np.nanmin(self.vm_pu)) if np.isfinite(self.vm_pu).any() else float("nan")
 
     @property
     def vm_max_pu(self) -> float:
-        return float(self.vm_pu.max()) if self.vm_pu.size else float("nan")
+        return float(np.nanmax(self.vm_pu)) if np.isfinite(self.vm_pu).any() else float("nan")
 
     @property
     def max_line_loading_percent(self) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,12 +20,18 @@ class Timebase:
             raise ValueError("Timebase.start must carry a time zone")
 
     def to_datetime(self, t_s: float) -> datetime:
-        return self.start + timedelta(seconds=float(t_s))
+        """The instant ``t_s`` seconds after the start, in the start's time zone.
+
+        Computed in UTC: adding a timedelta to an aware datetime with a ZoneInfo zone adds wall-clock
+        time, which is wrong across a daylight-saving change.
+        """
+        return (self.start.astimezone(UTC) + timedelta(seconds=float(t_s))).astimezone(self.start.tzinfo)
 
     def to_seconds(self, when: datetime) -> float:
+        """Seconds from the start to ``when`` (elapsed time, correct across DST changes)."""
         if when.tzinfo is None:
             raise ValueError(f"datetime {when.isoformat()} has no time zone")
-        return (when - self.start).total_seconds()
+        return when.timestamp() - self.start.timestamp()
 
     def to_datetime64(self, t_s: ArrayLike) -> NDArray[np.datetime64]:
         """UTC datetime64[ms] for an array of model times (for Parquet columns)."""
