@@ -1,0 +1,222 @@
+"""Key performance indicators: pure functions over the results frames.
+
+Every function reads only the ``timeseries`` frame (one row per recorded tick) or the
+``sessions`` frame (one row per session) and, where time is integrated, the recording period
+``period_s``. Each row of ``timeseries`` stands for one period: its powers are the mean over the
+period, so energy is ``sum(p_kw) * period_s / 3600`` and "minutes in state X" is
+``count(rows in X) * period_s / 60``.
+
+Conventions for degenerate inputs (documented because a sweep will hit them):
+
+- an empty ``timeseries`` gives ``nan`` for peaks, extremes and voltages, ``0.0`` for
+  energies and minutes;
+- ``vm_min_pu`` / ``vm_max_pu`` are ``nan`` when the feeder has no buses recorded;
+- zero sessions give ``0.0`` energies and ``share_sessions_fully_served == 1.0`` (no session
+  was left short: the claim "every session was fully served" is vacuously true);
+- a tick whose voltage is ``nan`` (no buses) is never a violation;
+- energies are plain sums: a ``nan`` in the data shows up as a ``nan`` KPI rather than being
+  skipped silently.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+VM_BAND_PU = (0.9, 1.1)
+"""Default statutory voltage band (EN 50160: +-10 % of nominal)."""
+
+OVERLOAD_LIMIT_PERCENT = 100.0
+FULLY_SERVED_TOL_KWH = 1e-6
+
+TIMESERIES_KPI_COLUMNS = (
+    "charging_p_kw",
+    "p_import_kw",
+    "losses_kw",
+    "vm_min_pu",
+    "vm_max_pu",
+    "max_line_loading_percent",
+    "max_trafo_loading_percent",
+)
+SESSION_KPI_COLUMNS = ("energy_requested_kwh", "energy_delivered_kwh")
+
+KPI_KEYS = (
+    "n_sessions",
+    "energy_requested_kwh",
+    "energy_delivered_kwh",
+    "energy_unmet_kwh",
+    "share_sessions_fully_served",
+    "charging_energy_kwh",
+    "peak_charging_kw",
+    "peak_import_kw",
+    "losses_kwh",
+    "max_trafo_loading_percent",
+    "max_line_loading_percent",
+    "vm_min_pu",
+    "vm_max_pu",
+    "minutes_voltage_violation",
+    "minutes_overload",
+)
+"""The keys of ``compute_kpis`` in a stable, readable order (the report's table order)."""
+
+
+def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].to_numpy(dtype=float)
+
+
+def _max(values: np.ndarray) -> float:
+    """Largest finite-or-inf value ignoring ``nan``; ``nan`` when there is none."""
+    values = values[~np.isnan(values)]
+    return float(values.max()) if values.size else math.nan
+
+
+def _min(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.min()) if values.size else math.nan
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def n_sessions(sessions: pd.DataFrame) -> int:
+    """Number of sessions simulated (rows of the sessions frame)."""
+    return len(sessions)
+
+
+def energy_requested_kwh(sessions: pd.DataFrame) -> float:
+    """Total energy the vehicles asked for, kWh (into the vehicle)."""
+    return float(np.sum(_values(sessions, "energy_requested_kwh")))
+
+
+def energy_delivered_kwh(sessions: pd.DataFrame) -> float:
+    """Total energy delivered into the vehicles, kWh."""
+    return float(np.sum(_values(sessions, "energy_delivered_kwh")))
+
+
+def energy_unmet_kwh(sessions: pd.DataFrame) -> float:
+    """Sum over sessions of what was asked for but not delivered, kWh (never negative per session)."""
+    short = _values(sessions, "energy_requested_kwh") - _values(sessions, "energy_delivered_kwh")
+    return float(np.sum(np.maximum(short, 0.0)))
+
+
+def share_sessions_fully_served(sessions: pd.DataFrame, tol_kwh: float = FULLY_SERVED_TOL_KWH) -> float:
+    """Share (0..1) of sessions with delivered >= requested - ``tol_kwh``; 1.0 without sessions."""
+    if len(sessions) == 0:
+        return 1.0
+    served = _values(sessions, "energy_delivered_kwh") >= _values(sessions, "energy_requested_kwh") - tol_kwh
+    return float(served.mean())
+
+
+# --- time series: peaks and extremes ---------------------------------------------------------
+
+
+def peak_charging_kw(timeseries: pd.DataFrame) -> float:
+    """Highest total charging power (grid side, mean over a tick), kW."""
+    return _max(_values(timeseries, "charging_p_kw"))
+
+
+def peak_import_kw(timeseries: pd.DataFrame) -> float:
+    """Highest active power drawn from the upstream grid (mean over a tick), kW."""
+    return _max(_values(timeseries, "p_import_kw"))
+
+
+def max_trafo_loading_percent(timeseries: pd.DataFrame) -> float:
+    """Highest loading of any transformer over the run, % of rating."""
+    return _max(_values(timeseries, "max_trafo_loading_percent"))
+
+
+def max_line_loading_percent(timeseries: pd.DataFrame) -> float:
+    """Highest loading of any line over the run, % of its thermal limit."""
+    return _max(_values(timeseries, "max_line_loading_percent"))
+
+
+def vm_min_pu(timeseries: pd.DataFrame) -> float:
+    """Lowest bus voltage over the run, p.u.; ``nan`` without buses."""
+    return _min(_values(timeseries, "vm_min_pu"))
+
+
+def vm_max_pu(timeseries: pd.DataFrame) -> float:
+    """Highest bus voltage over the run, p.u.; ``nan`` without buses."""
+    return _max(_values(timeseries, "vm_max_pu"))
+
+
+# --- time series: durations and energies -----------------------------------------------------
+
+
+def minutes_voltage_violation(
+    timeseries: pd.DataFrame, period_s: float, vm_band: tuple[float, float] = VM_BAND_PU
+) -> float:
+    """Minutes with any bus voltage outside ``vm_band`` (inclusive band), ticks x period / 60."""
+    lo, hi = vm_band
+    with np.errstate(invalid="ignore"):
+        bad = (_values(timeseries, "vm_min_pu") < lo) | (_values(timeseries, "vm_max_pu") > hi)
+    return float(np.count_nonzero(bad)) * period_s / 60.0
+
+
+def minutes_overload(
+    timeseries: pd.DataFrame, period_s: float, limit_percent: float = OVERLOAD_LIMIT_PERCENT
+) -> float:
+    """Minutes with any line or transformer loaded above ``limit_percent``, ticks x period / 60."""
+    with np.errstate(invalid="ignore"):
+        bad = (_values(timeseries, "max_line_loading_percent") > limit_percent) | (
+            _values(timeseries, "max_trafo_loading_percent") > limit_percent
+        )
+    return float(np.count_nonzero(bad)) * period_s / 60.0
+
+
+def losses_kwh(timeseries: pd.DataFrame, period_s: float) -> float:
+    """Feeder losses (lines and transformers) integrated over the run, kWh."""
+    return float(np.sum(_values(timeseries, "losses_kw"))) * period_s / 3600.0
+
+
+def charging_energy_kwh(timeseries: pd.DataFrame, period_s: float) -> float:
+    """Charging energy drawn at the chargers (grid side, before charger losses), kWh."""
+    return float(np.sum(_values(timeseries, "charging_p_kw"))) * period_s / 3600.0
+
+
+# --- all together ----------------------------------------------------------------------------
+
+
+def _check_columns(frame: pd.DataFrame, needed: tuple[str, ...], name: str) -> None:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} frame lacks column(s) {missing}; has {list(frame.columns)}")
+
+
+def compute_kpis(
+    timeseries: pd.DataFrame,
+    sessions: pd.DataFrame,
+    period_s: float,
+    vm_band: tuple[float, float] = VM_BAND_PU,
+) -> dict[str, float]:
+    """All KPIs of one run, keyed as in ``KPI_KEYS`` (units in the names).
+
+    ``period_s`` is the recording period (seconds per timeseries row); ``vm_band`` the voltage
+    band (p.u.) whose violation is counted in ``minutes_voltage_violation``.
+    """
+    if not (period_s > 0 and math.isfinite(period_s)):
+        raise ValueError(f"period_s must be a positive finite number of seconds; got {period_s!r}")
+    if not vm_band[0] < vm_band[1]:
+        raise ValueError(f"vm_band must be (low, high) with low < high; got {vm_band!r}")
+    _check_columns(timeseries, TIMESERIES_KPI_COLUMNS, "timeseries")
+    _check_columns(sessions, SESSION_KPI_COLUMNS, "sessions")
+    kpis: dict[str, float] = {
+        "n_sessions": n_sessions(sessions),
+        "energy_requested_kwh": energy_requested_kwh(sessions),
+        "energy_delivered_kwh": energy_delivered_kwh(sessions),
+        "energy_unmet_kwh": energy_unmet_kwh(sessions),
+        "share_sessions_fully_served": share_sessions_fully_served(sessions),
+        "charging_energy_kwh": charging_energy_kwh(timeseries, period_s),
+        "peak_charging_kw": peak_charging_kw(timeseries),
+        "peak_import_kw": peak_import_kw(timeseries),
+        "losses_kwh": losses_kwh(timeseries, period_s),
+        "max_trafo_loading_percent": max_trafo_loading_percent(timeseries),
+        "max_line_loading_percent": max_line_loading_percent(timeseries),
+        "vm_min_pu": vm_min_pu(timeseries),
+        "vm_max_pu": vm_max_pu(timeseries),
+        "minutes_voltage_violation": minutes_voltage_violation(timeseries, period_s, vm_band),
+        "minutes_overload": minutes_overload(timeseries, period_s),
+    }
+    return kpis

@@ -1,0 +1,209 @@
+"""The columnar recorder the engine writes into once per tick.
+
+Columns are numpy arrays preallocated for ``n_steps`` rows, so ``record_step`` only copies a few
+numbers (no per-step DataFrame or dict work); ``finish`` turns them into the ``Results`` frames
+once, at the end of the run.
+
+Row ``step`` holds the state of tick ``step``: ``t_s`` (seconds since the scenario start, the
+start of the tick), the mean grid-side power of each charger over the tick, the base load and PV
+power (both positive kW; PV is generation) and the load flow's ``GridState``. The metrics treat
+each row as one period of ``period_s`` seconds. Per-tick extremes (``vm_min_pu``, the maximum
+loadings) ignore ``nan`` elements, which pandapower reports for out-of-service buses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from sim.domain import GridState, Timebase
+from sim.results._json import to_jsonable
+from sim.results.metrics import VM_BAND_PU, compute_kpis
+from sim.results.results import CHARGER_COLUMN_PREFIX, Results
+from sim.results.tables import buses_frame, sessions_frame
+
+RESERVED_SUMMARY_KEYS = ("kpis", "record_period_s", "n_steps_recorded")
+"""Keys ``finish`` writes into the summary itself; ``meta`` must not carry them."""
+
+_SCALAR_COLUMNS = ("base_load_kw", "pv_kw", "p_import_kw", "q_import_kvar", "losses_kw")
+
+
+def _ids(name: str, ids: Sequence[Any]) -> tuple[str, ...]:
+    """Element ids as strings (Parquet column names), refusing duplicates."""
+    text = tuple(str(i) for i in ids)
+    if len(set(text)) != len(text):
+        dupes = sorted({t for t in text if text.count(t) > 1})
+        raise ValueError(f"Recorder: {name} has duplicate ids {dupes}; each id names one column")
+    return text
+
+
+def _row_reduce(values: NDArray[np.float64], ufunc: np.ufunc, empty: float) -> NDArray[np.float64]:
+    """Per-row max/min ignoring ``nan`` elements (e.g. out-of-service buses); ``empty`` without columns."""
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], empty)
+    return np.asarray(ufunc.reduce(values, axis=1), dtype=float)
+
+
+class Recorder:
+    """Preallocated columns for one run; the engine calls ``record_step`` then ``finish``.
+
+    ``charger_ids``, ``bus_ids``, ``line_ids`` and ``trafo_ids`` fix the column order; every
+    array passed to ``record_step`` (and every ``GridState`` array) must follow it.
+    """
+
+    def __init__(
+        self,
+        n_steps: int,
+        period_s: float,
+        timebase: Timebase,
+        charger_ids: Sequence[Any],
+        bus_ids: Sequence[Any],
+        line_ids: Sequence[Any],
+        trafo_ids: Sequence[Any],
+    ) -> None:
+        if int(n_steps) != n_steps or n_steps < 0:
+            raise ValueError(f"Recorder: n_steps must be a whole number >= 0; got {n_steps!r}")
+        if not (period_s > 0 and np.isfinite(period_s)):
+            raise ValueError(f"Recorder: period_s must be a positive number of seconds; got {period_s!r}")
+        self.n_steps = int(n_steps)
+        self.period_s = float(period_s)
+        self.timebase = timebase
+        self.charger_ids = _ids("charger_ids", charger_ids)
+        self.bus_ids = _ids("bus_ids", bus_ids)
+        self.line_ids = _ids("line_ids", line_ids)
+        self.trafo_ids = _ids("trafo_ids", trafo_ids)
+        n = self.n_steps
+        self._t_s = np.full(n, np.nan)
+        self._charger_p_kw = np.full((n, len(self.charger_ids)), np.nan)
+        self._scalars = {k: np.full(n, np.nan) for k in _SCALAR_COLUMNS}
+        self._vm_pu = np.full((n, len(self.bus_ids)), np.nan)
+        self._line_percent = np.full((n, len(self.line_ids)), np.nan)
+        self._trafo_percent = np.full((n, len(self.trafo_ids)), np.nan)
+        self._recorded = np.zeros(n, dtype=bool)
+
+    def _check_shape(self, name: str, values: NDArray[np.float64], expected: int) -> None:
+        if values.shape != (expected,):
+            raise ValueError(f"Recorder.record_step: {name} has shape {values.shape}; expected ({expected},)")
+
+    def record_step(
+        self,
+        step: int,
+        t_s: float,
+        charger_p_kw: ArrayLike,
+        base_load_kw: float,
+        pv_kw: float,
+        grid: GridState,
+    ) -> None:
+        """Fill row ``step`` (0-based). Recording a step again overwrites it."""
+        if not 0 <= step < self.n_steps:
+            raise IndexError(f"Recorder.record_step: step {step} outside 0..{self.n_steps - 1}")
+        p_kw = np.asarray(charger_p_kw, dtype=float)
+        self._check_shape("charger_p_kw", p_kw, len(self.charger_ids))
+        self._check_shape("grid.vm_pu", grid.vm_pu, len(self.bus_ids))
+        self._check_shape("grid.line_loading_percent", grid.line_loading_percent, len(self.line_ids))
+        self._check_shape("grid.trafo_loading_percent", grid.trafo_loading_percent, len(self.trafo_ids))
+        self._t_s[step] = t_s
+        self._charger_p_kw[step] = p_kw
+        scalars = self._scalars
+        scalars["base_load_kw"][step] = base_load_kw
+        scalars["pv_kw"][step] = pv_kw
+        scalars["p_import_kw"][step] = grid.p_import_kw
+        scalars["q_import_kvar"][step] = grid.q_import_kvar
+        scalars["losses_kw"][step] = grid.losses_kw
+        self._vm_pu[step] = grid.vm_pu
+        self._line_percent[step] = grid.line_loading_percent
+        self._trafo_percent[step] = grid.trafo_loading_percent
+        self._recorded[step] = True
+
+    @property
+    def n_recorded(self) -> int:
+        """Rows filled so far (a run stopped early records a prefix of its steps)."""
+        return int(np.count_nonzero(self._recorded))
+
+    def _n_rows(self) -> int:
+        """Number of leading rows recorded; a gap inside them is an engine bug."""
+        n = self.n_recorded
+        if not self._recorded[:n].all():
+            gaps = np.flatnonzero(~self._recorded[:n])[:5].tolist()
+            raise ValueError(f"Recorder.finish: steps {gaps} were never recorded but later steps were")
+        return n
+
+    def _time_index(self, n: int) -> pd.DatetimeIndex:
+        stamps = self.timebase.to_datetime64(self._t_s[:n])
+        return pd.DatetimeIndex(stamps, name="time").tz_localize("UTC")
+
+    def _timeseries(self, n: int, times: pd.DatetimeIndex) -> pd.DataFrame:
+        p_kw = self._charger_p_kw[:n]
+        columns: dict[str, Any] = {
+            "time": times,
+            "t_s": self._t_s[:n],
+            "charging_p_kw": p_kw.sum(axis=1),
+        }
+        columns.update({k: self._scalars[k][:n] for k in _SCALAR_COLUMNS})
+        columns["vm_min_pu"] = _row_reduce(self._vm_pu[:n], np.fmin, np.nan)
+        columns["vm_max_pu"] = _row_reduce(self._vm_pu[:n], np.fmax, np.nan)
+        columns["max_line_loading_percent"] = _row_reduce(self._line_percent[:n], np.fmax, 0.0)
+        columns["max_trafo_loading_percent"] = _row_reduce(self._trafo_percent[:n], np.fmax, 0.0)
+        for j, charger_id in enumerate(self.charger_ids):
+            columns[CHARGER_COLUMN_PREFIX + charger_id] = p_kw[:, j]
+        return pd.DataFrame(columns)
+
+    def _summary(
+        self, meta: dict[str, Any], timeseries: pd.DataFrame, sessions: pd.DataFrame, n: int
+    ) -> dict[str, Any]:
+        clash = [k for k in RESERVED_SUMMARY_KEYS if k in meta]
+        if clash:
+            raise ValueError(f"Recorder.finish: meta must not set {clash}; the recorder writes these keys")
+        vm_band = tuple(float(v) for v in meta.get("vm_band_pu", VM_BAND_PU))
+        if len(vm_band) != 2:
+            raise ValueError(f"Recorder.finish: meta['vm_band_pu'] must be (low, high); got {vm_band!r}")
+        summary = dict(meta)
+        counts = {
+            "n_chargers": len(self.charger_ids),
+            "n_buses": len(self.bus_ids),
+            "n_lines": len(self.line_ids),
+            "n_trafos": len(self.trafo_ids),
+        }
+        for key, count in counts.items():
+            if key in summary and summary[key] != count:
+                raise ValueError(
+                    f"Recorder.finish: meta[{key!r}] = {summary[key]!r} but {count} were recorded"
+                )
+        summary.update(counts)
+        summary.update(
+            record_period_s=self.period_s,
+            n_steps_recorded=n,
+            vm_band_pu=list(vm_band),
+            kpis=compute_kpis(timeseries, sessions, self.period_s, (vm_band[0], vm_band[1])),
+        )
+        return dict(to_jsonable(summary))
+
+    def finish(self, sessions: pd.DataFrame | None, meta: Mapping[str, Any]) -> Results:
+        """Build the ``Results`` of the run from the recorded rows and the engine's sessions.
+
+        ``sessions`` has the columns ``SESSION_COLUMNS`` (``None`` means no sessions).
+        ``meta`` goes into the summary as given (scenario name, scenario_hash, seed, version,
+        core_backend, wall_time_s, strategy, start, ...), except ``meta["buses"]`` (a DataFrame
+        or a list of records with ``bus_id``/``bus``, ``name``, ``distance_km``) which becomes
+        the ``buses`` frame, and ``meta["vm_band_pu"]`` (default (0.9, 1.1)) used by the KPIs.
+        """
+        meta = dict(meta)
+        buses = buses_frame(meta.pop("buses", None), self.bus_ids)
+        sessions_df = sessions_frame(sessions)
+        n = self._n_rows()
+        times = self._time_index(n)
+        timeseries = self._timeseries(n, times)
+        return Results(
+            summary=self._summary(meta, timeseries, sessions_df, n),
+            timeseries=timeseries,
+            sessions=sessions_df,
+            bus_vm_pu=pd.DataFrame(self._vm_pu[:n], index=times, columns=list(self.bus_ids)),
+            line_loading_percent=pd.DataFrame(
+                self._line_percent[:n], index=times, columns=list(self.line_ids)
+            ),
+            buses=buses,
+        )
