@@ -1,2 +1,105 @@
-def main() -> int:
+"""The command line: ``feedertwin run | validate`` (the composition root: wires rooms together).
+
+Every error a user can cause (a bad scenario file, bad session data, a failed load flow, a bad
+strategy) is printed as one clear message and exits with status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim import __version__
+from sim.errors import FeedertwinError
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedertwin",
+        description="A digital twin of a distribution feeder with EV charging.",
+    )
+    parser.add_argument("--version", action="version", version=f"feedertwin {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="simulate a scenario and write its results and report")
+    run.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
+    run.add_argument("--out", metavar="DIR", help="output directory (default: out/<scenario name>/)")
+    run.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                     help="override a scenario key, e.g. --set simulation.duration=2d (repeatable)")
+    run.add_argument("--no-report", action="store_true", help="write data files only, no report.html")
+    run.add_argument("--quiet", action="store_true", help="no progress bar, only the result paths")
+
+    val = sub.add_parser("validate", help="check scenario files without running them")
+    val.add_argument("files", nargs="+", metavar="FILE")
+    val.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.engine import Simulation
+    from sim.progress import ProgressBar
+    from sim.report import write_report
+    from sim.scenario import default_scenario_path, load_scenario
+
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    scenario = load_scenario(path, args.overrides)
+    out_dir = Path(args.out) if args.out else Path("out") / scenario.name
+    if not args.quiet:
+        print(f"feedertwin {__version__}: scenario '{scenario.name}' ({path})", flush=True)
+    started = time.perf_counter()
+    simulation = Simulation.from_scenario(scenario)
+    setup = simulation.setup
+    if not args.quiet:
+        print(f"  {len(setup.chargers)} chargers, {len(setup.sessions.sessions)} sessions, "
+              f"{simulation.n_steps} control ticks of {simulation.period_s:g} s "
+              f"(built in {time.perf_counter() - started:.1f} s)", flush=True)
+    progress = None if args.quiet else ProgressBar(scenario.simulation.duration_s)
+    results = simulation.run(progress)
+    results.save(out_dir)
+    report = None if args.no_report else write_report(results, out_dir / "report.html")
+    kpis = results.summary["kpis"]
+    print(f"  energy delivered {kpis['energy_delivered_kwh']:.1f} of {kpis['energy_requested_kwh']:.1f} kWh, "
+          f"peak charging {kpis['peak_charging_kw']:.1f} kW, min voltage {kpis['vm_min_pu']:.3f} pu, "
+          f"max line loading {kpis['max_line_loading_percent']:.1f} %")
+    print(f"results: {out_dir.resolve()}")
+    if report is not None:
+        print(f"report:  {Path(report).resolve()}")
     return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sim.scenario import load_scenario
+
+    # Parse every file first: that needs no pandapower, so syntax errors come back fast.
+    scenarios = [(file, load_scenario(file, args.overrides)) for file in args.files]
+    from sim.engine import build_setup
+
+    for file, scenario in scenarios:
+        setup = build_setup(scenario)
+        print(f"{file}: OK: '{scenario.name}', {len(setup.chargers)} chargers, "
+              f"{len(setup.sessions.sessions)} sessions, {len(setup.tick_s)} control ticks, "
+              f"{len(setup.feeder.bus_ids)} buses")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    commands = {"run": _cmd_run, "validate": _cmd_validate}
+    try:
+        return commands[args.command](args)
+    except FeedertwinError as error:
+        print(f"feedertwin: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("feedertwin: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""``Simulation``: the discrete-event model of chargers, vehicles and the feeder (the only simpy user).
+
+Three kinds of processes share one simpy environment:
+- plug events: arrivals and departures in time order (a departure before an arrival at the same
+  instant, so back-to-back sessions on one charger work), each followed by a new allocation;
+- control ticks every ``control_period_s``: close the tick just ended (mean power per charger ->
+  AC load flow with the base load and PV of that tick -> record), then allocate for the next;
+- nothing else: energy is integrated exactly between events by ``SiteState.advance_to``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+import core_ext
+from sim import __version__
+from sim.domain import BatteryModel, ChargerTable, GridState, Timebase
+from sim.engine.site_state import SiteState
+from sim.grid import BaseInjections, Feeder, PandapowerLoadFlow, build_feeder, place_chargers
+from sim.results import Recorder, Results
+from sim.scenario import Scenario, load_scenario, scenario_hash
+from sim.scenario.sessions import SessionSet, build_sessions
+from sim.strategies import Strategy, create
+
+ProgressFn = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything built from a scenario before the clock starts (what ``feedertwin validate`` checks)."""
+
+    scenario: Scenario
+    timebase: Timebase
+    feeder: Feeder
+    chargers: ChargerTable
+    charger_kinds: tuple[str, ...]
+    sessions: SessionSet
+    strategy: Strategy
+    tick_s: np.ndarray  # start of each control tick, seconds
+    base: BaseInjections  # base load and PV per tick
+
+
+class Simulation:
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        sc = setup.scenario
+        self.period_s = sc.simulation.control_period_s
+        self.n_steps = len(setup.tick_s)
+        self.loadflow = PandapowerLoadFlow(setup.feeder, setup.chargers)
+        battery = BatteryModel(sc.battery.model, sc.battery.transition_soc)
+        self.state = SiteState(setup.chargers, setup.sessions.sessions, battery)
+        self.last_grid: GridState | None = None
+        self.recorder = Recorder(self.n_steps, self.period_s, setup.timebase, setup.chargers.ids,
+                                 self.loadflow.bus_ids, self.loadflow.line_ids, self.loadflow.trafo_ids)
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, *, strategy: str | Strategy | None = None) -> Simulation:
+        return cls(build_setup(scenario, strategy=strategy))
+
+    # --- the run ------------------------------------------------------------------------------
+    def run(self, progress: ProgressFn | None = None) -> Results:
+        started = time.perf_counter()
+        env = simpy.Environment()
+        env.process(self._plug_events(env))
+        ticks = env.process(self._ticks(env, progress))
+        env.run(until=ticks)
+        return self._finish(time.perf_counter() - started)
+
+    def _plug_events(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
+        st = self.state
+        events = [(t, 1, k) for k, t in enumerate(st.arrival_s)] + [(t, 0, k) for k, t in enumerate(st.departure_s)]
+        for t_s, is_arrival, k in sorted(events):
+            if t_s > env.now:
+                yield env.timeout(t_s - env.now)
+            st.advance_to(env.now)
+            if is_arrival:
+                st.plug_in(k)
+            else:
+                st.unplug(k)
+            self._allocate(env.now)
+
+    def _ticks(self, env: simpy.Environment, progress: ProgressFn | None) -> Generator[simpy.Event, Any, None]:
+        for step in range(self.n_steps):
+            self._allocate(env.now)
+            yield env.timeout(self.period_s)
+            self.state.advance_to(env.now)
+            self._close_tick(step)
+            if progress is not None:
+                progress((step + 1) / self.n_steps)
+
+    def _next_tick_s(self, t_s: float) -> float:
+        return (np.floor(t_s / self.period_s + 1e-9) + 1.0) * self.period_s
+
+    def _allocate(self, t_s: float) -> None:
+        step = min(int(t_s // self.period_s), self.n_steps - 1)
+        dt_h = (self._next_tick_s(t_s) - t_s) / 3600.0
+        accept_kw = self.state.acceptance_kw(dt_h)
+        base = self.setup.base
+        base_kw = float(base.load_p_kw[step].sum() - base.sgen_p_kw[step].sum())
+        view = self.state.view(t_s, self.period_s, accept_kw, self.last_grid, base_kw)
+        self.state.apply(self.setup.strategy, view, accept_kw)
+
+    def _close_tick(self, step: int) -> None:
+        base = self.setup.base
+        charger_p_kw = self.state.take_tick_power_kw(self.period_s)
+        t_s = float(self.setup.tick_s[step])
+        grid = self.loadflow.solve(step, t_s, base.load_p_kw[step], base.load_q_kvar[step], base.sgen_p_kw[step], charger_p_kw)
+        self.last_grid = grid
+        self.recorder.record_step(step, t_s, charger_p_kw, float(base.load_p_kw[step].sum()),
+                                  float(base.sgen_p_kw[step].sum()), grid)
+
+    def _finish(self, wall_time_s: float) -> Results:
+        setup, st = self.setup, self.state
+        sc = setup.scenario
+        tb = setup.timebase
+        sessions = pd.DataFrame({
+            "session_id": [s.session_id for s in st.sessions],
+            "charger_id": [s.charger_id for s in st.sessions],
+            "bus": setup.chargers.bus[st.charger_index] if len(st.sessions) else np.zeros(0, dtype=np.int64),
+            "arrival": pd.to_datetime(tb.to_datetime64(st.arrival_s)).tz_localize("UTC"),
+            "departure": pd.to_datetime(tb.to_datetime64(st.departure_s)).tz_localize("UTC"),
+            "energy_requested_kwh": st.requested_kwh,
+            "energy_delivered_kwh": st.delivered_kwh,
+            "max_power_kw": st.limit_kw,
+        })
+        meta: dict[str, Any] = {
+            "scenario": sc.name,
+            "scenario_hash": scenario_hash(sc),
+            "seed": sc.simulation.seed,
+            "version": __version__,
+            "core_backend": core_ext.BACKEND,
+            "wall_time_s": round(wall_time_s, 3),
+            "strategy": setup.strategy.name,
+            "start": sc.simulation.start.isoformat(),
+            "duration_s": sc.simulation.duration_s,
+            "control_period_s": self.period_s,
+            "n_steps": self.n_steps,
+            "n_chargers": len(setup.chargers),
+            "n_sessions": len(st.sessions),
+            "sessions_outside_window": setup.sessions.outside_window,
+            "sessions_truncated": setup.sessions.truncated,
+            "session_source": setup.sessions.source,
+            "grid": describe_grid(sc),
+            "loadflow": sc.grid.loadflow,
+            "battery_model": sc.battery.model,
+            "buses": pd.DataFrame({
+                "bus": np.asarray(setup.feeder.bus_ids, dtype=np.int64),
+                "name": [str(n) for n in setup.feeder.bus_names],
+                "distance_km": np.asarray(setup.feeder.bus_distance_km(), dtype=float),
+            }),
+        }
+        return self.recorder.finish(sessions, meta)
+
+
+def describe_grid(scenario: Scenario) -> str:
+    g = scenario.grid
+    if g.network:
+        return f"network:{g.network}"
+    if g.simbench:
+        return f"simbench:{g.simbench}"
+    return f"file:{g.file.name if g.file else '?'}"
+
+
+def build_setup(scenario: Scenario, *, strategy: str | Strategy | None = None) -> Setup:
+    """Build feeder, chargers, sessions and strategy from a scenario; every input error surfaces here."""
+    sim_spec = scenario.simulation
+    timebase = Timebase(sim_spec.start)
+    # Independent streams per component, so e.g. changing the fleet does not move the chargers.
+    grid_seq, place_seq, fleet_seq = np.random.SeedSequence(sim_spec.seed).spawn(3)
+    file = str(scenario.path or "<scenario>")
+    feeder = build_feeder(scenario.grid, scenario.base_dir, timebase, np.random.default_rng(grid_seq), scenario_file=file)
+    chargers, kinds = place_chargers(scenario.chargers, feeder, np.random.default_rng(place_seq), file)
+    table = ChargerTable(chargers)
+    sessions = build_sessions(scenario, table, kinds, np.random.default_rng(fleet_seq))
+    chosen = create(strategy) if strategy is not None else create(scenario.strategy.name, scenario.strategy.params)
+    n_steps = int(round(sim_spec.duration_s / sim_spec.control_period_s))
+    tick_s = np.arange(n_steps, dtype=float) * sim_spec.control_period_s
+    base = feeder.base_injections(tick_s)
+    return Setup(scenario, timebase, feeder, table, tuple(kinds), sessions, chosen, tick_s, base)
+
+
+def simulate(
+    scenario: Scenario | str | Path,
+    *,
+    strategy: str | Strategy | None = None,
+    overrides: Sequence[str] = (),
+    progress: ProgressFn | None = None,
+) -> Results:
+    """Run a scenario (object or file path) end to end and return its results.
+
+    The Python API behind ``feedertwin run``; ``overrides`` are ``--set`` strings, applied when a
+    path is given.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, overrides)
+    elif overrides:
+        raise TypeError("overrides apply to a scenario file path; edit the Scenario object instead")
+    return Simulation.from_scenario(scenario, strategy=strategy).run(progress)
