@@ -150,7 +150,7 @@ def check_setpoints(strategy: Strategy, setpoints: Setpoints, chargers: ChargerT
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise StrategyError(
-            f"strategy '{name}' set charger '{chargers.ids[i]}' to {current_a[i]!r} A at t = {t_s:g} s; "
+            f"strategy '{name}' set charger '{chargers.ids[i]}' to {float(current_a[i]):g} A at t = {t_s:g} s; "
             f"valid: 0 or between {chargers.min_current_a[i]:g} and {chargers.max_current_a[i]:g} A"
         )
     return np.clip(current_a, 0.0, chargers.max_current_a)

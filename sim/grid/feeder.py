@@ -98,8 +98,7 @@ class Feeder:
         self._household = household
         self._simbench = simbench
         self._pv = pv
-        self._rated_load_p_kw = net.load["p_mw"].to_numpy(dtype=float) * 1000.0
-        self._rated_load_q_kvar = net.load["q_mvar"].to_numpy(dtype=float) * 1000.0
+        self._rated_load_p_kw, self._rated_load_q_kvar = _rated_loads_kw(net, base_load.peak_kw)
         self._static_sgen_p_kw = net.sgen["p_mw"].to_numpy(dtype=float) * 1000.0
         self._pv_cols = np.array([self.sgen_ids.index(i) for i in pv.sgen_ids], dtype=np.int64)
 
@@ -285,3 +284,14 @@ def _add_pv(
     buses = np.sort(rng.choice(load_buses, size=n_pv, replace=False))
     ids = pp.create_sgens(net, buses, p_mw=pv.kwp / 1000.0, q_mvar=0.0, name=[f"pv@{int(b)}" for b in buses])
     return tuple(int(i) for i in ids)
+
+
+def _rated_loads_kw(net: pp.pandapowerNet, peak_kw: float | None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each load's peak P and Q (kW, kvar): its own p_mw/q_mvar, or ``peak_kw`` for all with each
+    load's own q/p ratio (a load with p = 0 gets q = 0)."""
+    p_kw = net.load["p_mw"].to_numpy(dtype=float) * 1000.0
+    q_kvar = net.load["q_mvar"].to_numpy(dtype=float) * 1000.0
+    if peak_kw is None:
+        return p_kw, q_kvar
+    ratio = np.divide(q_kvar, p_kw, out=np.zeros_like(q_kvar), where=p_kw != 0)
+    return np.full_like(p_kw, peak_kw), ratio * peak_kw

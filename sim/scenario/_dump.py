@@ -64,6 +64,8 @@ def _grid(grid: GridSpec, base_dir: Path) -> dict[str, Any]:
         out["file"] = _path(grid.file, base_dir)
     out["loadflow"] = grid.loadflow
     out["base_load"] = {"profile": grid.base_load.profile, "scale": _number(grid.base_load.scale)}
+    if grid.base_load.peak_kw is not None:
+        out["base_load"]["peak_kw"] = _number(grid.base_load.peak_kw)
     if grid.pv is not None:
         out["pv"] = {"share": _number(grid.pv.share), "kwp": _number(grid.pv.kwp)}
     return out

@@ -147,7 +147,11 @@ def _base_load(t: Table | None, *, is_simbench: bool) -> BaseLoadSpec:
     if profile == "simbench" and not is_simbench:
         raise t.error("profile", "the 'simbench' profile needs a SimBench grid (grid.simbench)",
                       value=profile, expected="'household' or 'none' for this grid")
-    return BaseLoadSpec(profile=profile, scale=t.number("scale", 1.0, lo=0.0))
+    peak_kw = t.number("peak_kw", lo=0.0, lo_open=True) if t.has("peak_kw") else None
+    if peak_kw is not None and profile != "household":
+        raise t.error("peak_kw", "only the 'household' profile takes a peak",
+                      value=peak_kw, expected="no peak_kw with profile = " + repr(profile))
+    return BaseLoadSpec(profile=profile, scale=t.number("scale", 1.0, lo=0.0), peak_kw=peak_kw)
 
 
 def _pv(t: Table) -> PvSpec:

@@ -49,11 +49,14 @@ class BaseLoadSpec:
 
     ``household``: the shipped standard household profile (normalised to a peak of 1) times each
     load's rated ``p_mw``, times ``scale``. ``simbench``: the grid's own SimBench profiles (only for
-    SimBench grids). ``none``: existing loads at zero.
+    SimBench grids). ``none``: existing loads at zero. ``peak_kw`` (household profile only) gives
+    every load the same peak instead of its rated ``p_mw`` (for feeders whose loads hold a snapshot,
+    like the IEEE European LV feeder); reactive power keeps each load's own q/p ratio.
     """
 
     profile: str = "household"
     scale: float = 1.0
+    peak_kw: float | None = None  # household only: every load's peak, instead of its rated p_mw
 
 
 @dataclass(frozen=True)

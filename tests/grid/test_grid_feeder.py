@@ -145,3 +145,18 @@ def test_bad_grid_specs_name_the_key(make_feeder, changes, key) -> None:
     with pytest.raises(ScenarioError) as info:
         make_feeder(network="kerber_landnetz_kabel_1", **changes)
     assert info.value.key == key and str(info.value).startswith("test.toml: " + key)
+
+
+def test_peak_kw_gives_every_load_the_same_peak_with_its_own_power_factor(make_feeder) -> None:
+    own = make_feeder(network="ieee_european_lv", base_load=BaseLoadSpec("household"))
+    uniform = make_feeder(network="ieee_european_lv", base_load=BaseLoadSpec("household", 1.0, peak_kw=4.0))
+    t = np.arange(0.0, 86400.0, 900.0)
+    b_own, b_uni = own.base_injections(t), uniform.base_injections(t)
+    shape = b_own.load_p_kw[:, 0] / own.net.load.p_mw.iloc[0] / 1000.0 if own.net.load.p_mw.iloc[0] else None
+    assert np.allclose(b_uni.load_p_kw.max(axis=0), b_uni.load_p_kw.max())  # one peak for all loads
+    assert np.allclose(b_uni.load_p_kw, b_uni.load_p_kw[:, :1])
+    if shape is not None:
+        assert np.allclose(b_uni.load_p_kw[:, 0], shape * 4.0)
+    p, q = own.net.load.p_mw.to_numpy(), own.net.load.q_mvar.to_numpy()
+    ratio = np.divide(q, p, out=np.zeros_like(q), where=p != 0)
+    assert np.allclose(b_uni.load_q_kvar, b_uni.load_p_kw * ratio[None, :])
