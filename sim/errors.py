@@ -19,69 +19,54 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-class ScenarioError(FeedertwinError):
+class _LocatedError(FeedertwinError):
+    """An error at a place in a file: ``FILE: PLACE: message; got VALUE; expected WHAT``."""
+
+    def __init__(self, file: str, place: str, message: str, *, value: Any = ..., expected: str | None = None) -> None:
+        self.file = str(file)
+        self.value = value
+        self.expected = expected
+        parts = [f"{self.file}: {place}: {message}" if place else f"{self.file}: {message}"]
+        if value is not ...:
+            parts.append(f"got {_show(value)}")
+        if expected:
+            parts.append(f"expected {expected}")
+        super().__init__("; ".join(parts))
+
+
+class ScenarioError(_LocatedError):
     """A scenario (or study / site) file is malformed.
 
     ``key`` is the dotted TOML path, e.g. ``chargers[2].max_current_a``.
     """
 
-    def __init__(
-        self,
-        file: str,
-        key: str,
-        message: str,
-        *,
-        value: Any = ...,
-        expected: str | None = None,
-    ) -> None:
-        self.file = str(file)
+    def __init__(self, file: str, key: str, message: str, *, value: Any = ..., expected: str | None = None) -> None:
         self.key = key
-        self.value = value
-        self.expected = expected
-        parts = [f"{self.file}: {key}: {message}" if key else f"{self.file}: {message}"]
-        if value is not ...:
-            parts.append(f"got {_show(value)}")
-        if expected:
-            parts.append(f"expected {expected}")
-        super().__init__("; ".join(parts))
+        super().__init__(file, key, message, value=value, expected=expected)
 
 
-class DataError(FeedertwinError):
+class DataError(_LocatedError):
     """A data file (sessions CSV, ACN-Data JSON, profile) has a bad row or column.
 
     ``where`` locates the problem, e.g. ``row 12, column 'arrival'`` or ``record 3, field 'kWhDelivered'``.
     """
 
-    def __init__(
-        self,
-        file: str,
-        where: str,
-        message: str,
-        *,
-        value: Any = ...,
-        expected: str | None = None,
-    ) -> None:
-        self.file = str(file)
+    def __init__(self, file: str, where: str, message: str, *, value: Any = ..., expected: str | None = None) -> None:
         self.where = where
-        self.value = value
-        self.expected = expected
-        parts = [f"{self.file}: {where}: {message}" if where else f"{self.file}: {message}"]
-        if value is not ...:
-            parts.append(f"got {_show(value)}")
-        if expected:
-            parts.append(f"expected {expected}")
-        super().__init__("; ".join(parts))
+        super().__init__(file, where, message, value=value, expected=expected)
 
 
 class LoadFlowError(FeedertwinError):
     """The AC load flow failed at a time step; names the step and the injections that caused it."""
 
-    def __init__(self, step: int, time_s: float, detail: str, state: str = "") -> None:
+    def __init__(self, step: int, time_s: float, detail: str, state: str = "", when: str = "") -> None:
         self.step = step
         self.time_s = time_s
         self.detail = detail
         self.state = state
-        msg = f"load flow failed at step {step} (t = {time_s:g} s): {detail}"
+        self.when = when
+        at = f"t = {time_s:g} s, {when}" if when else f"t = {time_s:g} s"
+        msg = f"load flow failed at step {step} ({at}): {detail}"
         if state:
             msg += f"; state: {state}"
         super().__init__(msg)

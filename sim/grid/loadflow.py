@@ -70,6 +70,7 @@ class PandapowerLoadFlow:
         self.line_ids = feeder.line_ids
         self.trafo_ids = feeder.trafo_ids
         self.charger_ids = chargers.ids
+        self.timebase = feeder.timebase
         self.net = copy.deepcopy(feeder.net)
         unknown = sorted(set(chargers.bus.tolist()) - set(self.bus_ids))
         if unknown:
@@ -111,7 +112,8 @@ class PandapowerLoadFlow:
         arrays = (load_p, load_q, sgen_p, charger_p)
         if not all(np.isfinite(a).all() for a in arrays):  # nothing written yet: the net stays valid
             raise LoadFlowError(
-                step, t_s, "non-finite (NaN or inf) injection", self._summary(load_p, sgen_p, charger_p, ev_p)
+                step, t_s, "non-finite (NaN or inf) injection", self._summary(load_p, sgen_p, charger_p, ev_p),
+                self._when(t_s),
             )
         self._writers["load", "p_mw"].write(np.concatenate([load_p, ev_p]) / 1000.0)
         self._writers["load", "q_mvar"].write(np.concatenate([load_q, np.zeros_like(ev_p)]) / 1000.0)
@@ -121,9 +123,15 @@ class PandapowerLoadFlow:
         except Exception as exc:  # any pandapower failure is mapped here, and only here
             self._warm = False
             detail = f"{type(exc).__name__}: {exc}".strip()
-            raise LoadFlowError(step, t_s, detail, self._summary(load_p, sgen_p, charger_p, ev_p)) from None
+            raise LoadFlowError(
+                step, t_s, detail, self._summary(load_p, sgen_p, charger_p, ev_p), self._when(t_s)
+            ) from None
         self._warm = True
         return self._read(t_s)
+
+    def _when(self, t_s: float) -> str:
+        """The tick's wall-clock time, for error messages."""
+        return self.timebase.to_datetime(t_s).isoformat(timespec="seconds")
 
     def _run(self) -> None:
         if self._warm:

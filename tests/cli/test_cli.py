@@ -96,3 +96,12 @@ def test_missing_file() -> None:
     done = feedertwin("validate", "no/such/file.toml")
     assert done.returncode == 2
     assert "no/such/file.toml" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_diverging_load_flow_names_step_time_and_state(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(SCENARIOS / "workplace.toml"), "--set", "grid.base_load.scale=200",
+                 "--set", "simulation.duration=1h", "--quiet", "--no-report", "--out", "/nonexistent/never"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "load flow failed at step 0 (t = 0 s, 2026-04-13T00:00:00+02:00)" in err
+    assert "base load" in err and "charging" in err and "Traceback" not in err
