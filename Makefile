@@ -25,10 +25,13 @@ run: install
 test: install
 	SIM_REQUIRE_EXT=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 	SIM_NO_EXT=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m core
+	$(BIN)/ruff check sim core_ext tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
 lint: install
-	$(BIN)/ruff check sim core_ext tests
+	$(BIN)/ruff check sim core_ext tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
 bench: install

@@ -21,7 +21,7 @@ if os.environ.get("SIM_NO_EXT") == "1":
     BACKEND = "python"
 else:
     try:
-        from core_ext import _sched as _kernels  # type: ignore[no-redef]
+        from core_ext import _sched as _kernels
 
         BACKEND = "cython"
     except ImportError as exc:

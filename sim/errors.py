@@ -73,7 +73,15 @@ class LoadFlowError(FeedertwinError):
 
 
 class StrategyError(FeedertwinError):
-    """A strategy is unknown, got bad parameters, or returned invalid setpoints."""
+    """A strategy is unknown, got bad parameters, or returned invalid setpoints.
+
+    ``param`` names the offending parameter (so the engine can report it at its key,
+    ``strategy.<param>``, in the scenario file).
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        self.param = param
+        super().__init__(message)
 
 
 class ResultsError(FeedertwinError):

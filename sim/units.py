@@ -14,12 +14,18 @@ V_LN_DEFAULT_V = 230.0
 
 def kw_from_a(i_a: ArrayLike, phases: ArrayLike, v_ln_v: ArrayLike = V_LN_DEFAULT_V) -> NDArray[np.float64]:
     """Active power in kW drawn by ``phases`` phases at ``i_a`` amperes each."""
-    return np.asarray(i_a, dtype=float) * np.asarray(phases, dtype=float) * np.asarray(v_ln_v, dtype=float) / 1000.0
+    p_kw: NDArray[np.float64] = (
+        np.asarray(i_a, dtype=float) * np.asarray(phases, dtype=float) * np.asarray(v_ln_v, dtype=float) / 1000.0
+    )
+    return p_kw
 
 
 def a_from_kw(p_kw: ArrayLike, phases: ArrayLike, v_ln_v: ArrayLike = V_LN_DEFAULT_V) -> NDArray[np.float64]:
     """Current per phase in A for ``p_kw`` kW spread evenly over ``phases`` phases."""
-    return np.asarray(p_kw, dtype=float) * 1000.0 / (np.asarray(phases, dtype=float) * np.asarray(v_ln_v, dtype=float))
+    i_a: NDArray[np.float64] = (
+        np.asarray(p_kw, dtype=float) * 1000.0 / (np.asarray(phases, dtype=float) * np.asarray(v_ln_v, dtype=float))
+    )
+    return i_a
 
 
 def mw_from_kw(p_kw: ArrayLike) -> NDArray[np.float64]:

@@ -2,9 +2,10 @@
 
 from sim.domain.battery import BatteryModel, acceptance_kw
 from sim.domain.chargers import Charger, ChargerTable
+from sim.domain.constraints import Constraints, LimitNode, build_constraints, no_constraints
 from sim.domain.grid_state import GridState
 from sim.domain.sessions import Session
-from sim.domain.site import ActiveSessions, Setpoints, SiteView
+from sim.domain.site import ActiveSessions, Forecast, Setpoints, SiteView
 from sim.domain.timebase import Timebase
 
 __all__ = [
@@ -12,10 +13,15 @@ __all__ = [
     "BatteryModel",
     "Charger",
     "ChargerTable",
+    "Constraints",
+    "Forecast",
+    "LimitNode",
     "GridState",
     "Session",
     "Setpoints",
     "SiteView",
     "Timebase",
     "acceptance_kw",
+    "build_constraints",
+    "no_constraints",
 ]

@@ -33,4 +33,5 @@ def acceptance_kw(model: BatteryModel, soc: ArrayLike, max_power_kw: ArrayLike) 
         return np.broadcast_to(p_max, np.broadcast(soc_arr, p_max).shape).astype(float)
     span = 1.0 - model.transition_soc
     frac = np.clip((1.0 - soc_arr) / span, 0.0, 1.0) if span > 0 else (soc_arr < 1.0).astype(float)
-    return p_max * frac
+    accepted_kw: NDArray[np.float64] = p_max * frac
+    return accepted_kw

@@ -30,6 +30,10 @@ class Charger:
     efficiency: float = 0.95
     kind: str = "home"
     v_ln_v: float = V_LN_DEFAULT_V
+    # Discrete currents: a step (e.g. 0.1 A for OCPP 1.6; 0 = continuous), or a finite set of
+    # allowed currents (e.g. (8, 16, 24, 32)); 0 A is always allowed.
+    current_step_a: float = 0.0
+    allowed_current_a: tuple[float, ...] = ()
 
     @property
     def max_power_kw(self) -> float:
@@ -53,6 +57,7 @@ class ChargerTable:
     min_current_a: NDArray[np.float64] = field(init=False)
     efficiency: NDArray[np.float64] = field(init=False)
     v_ln_v: NDArray[np.float64] = field(init=False)
+    current_step_a: NDArray[np.float64] = field(init=False)
 
     def __post_init__(self) -> None:
         cs = self.chargers
@@ -64,6 +69,7 @@ class ChargerTable:
         set_(self, "min_current_a", _frozen(np.array([c.min_current_a for c in cs], dtype=float)))
         set_(self, "efficiency", _frozen(np.array([c.efficiency for c in cs], dtype=float)))
         set_(self, "v_ln_v", _frozen(np.array([c.v_ln_v for c in cs], dtype=float)))
+        set_(self, "current_step_a", _frozen(np.array([c.current_step_a for c in cs], dtype=float)))
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("charger ids must be unique")
 

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.domain.chargers import ChargerTable
+from sim.domain.constraints import Constraints
 from sim.domain.grid_state import GridState
 
 
@@ -41,8 +42,27 @@ class ActiveSessions:
 
 
 @dataclass(frozen=True)
+class Forecast:
+    """What the site expects from now on, one value per ``step_s`` starting at the current tick.
+
+    In simulation these are the scenario's own values (a perfect forecast); in live mode a
+    persistence forecast. ``price_per_kwh`` is the energy price (currency per kWh) of the tariff.
+    """
+
+    step_s: float
+    base_load_kw: NDArray[np.float64]
+    pv_kw: NDArray[np.float64]
+    price_per_kwh: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
 class SiteView:
-    """A frozen snapshot of the site at ``time_s`` (seconds since the scenario start)."""
+    """A frozen snapshot of the site at ``time_s`` (seconds since the scenario start).
+
+    ``constraints`` holds every limit as rows of ``A @ current_a <= b`` over the chargers, with the
+    time-varying rows (import limit minus base load, ...) already set for this moment.
+    ``base_load_kw`` is the non-charging import now (load minus PV).
+    """
 
     time_s: float
     period_s: float
@@ -50,6 +70,8 @@ class SiteView:
     sessions: ActiveSessions
     grid: GridState | None = None
     base_load_kw: float = 0.0
+    constraints: Constraints | None = None
+    forecast: Forecast | None = None
 
 
 @dataclass(frozen=True)

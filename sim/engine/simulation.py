@@ -24,6 +24,7 @@ import core_ext
 from sim import __version__
 from sim.domain import BatteryModel, ChargerTable, GridState, Timebase
 from sim.engine.site_state import SiteState
+from sim.errors import ScenarioError, StrategyError
 from sim.grid import BaseInjections, Feeder, PandapowerLoadFlow, build_feeder, place_chargers
 from sim.results import Recorder, Results
 from sim.scenario import Scenario, load_scenario, scenario_hash
@@ -180,11 +181,21 @@ def build_setup(scenario: Scenario, *, strategy: str | Strategy | None = None) -
     chargers, kinds = place_chargers(scenario.chargers, feeder, np.random.default_rng(place_seq), file)
     table = ChargerTable(chargers)
     sessions = build_sessions(scenario, table, kinds, np.random.default_rng(fleet_seq))
-    chosen = create(strategy) if strategy is not None else create(scenario.strategy.name, scenario.strategy.params)
+    chosen = create(strategy) if strategy is not None else _strategy_from_scenario(scenario, file)
     n_steps = int(round(sim_spec.duration_s / sim_spec.control_period_s))
     tick_s = np.arange(n_steps, dtype=float) * sim_spec.control_period_s
     base = feeder.base_injections(tick_s)
     return Setup(scenario, timebase, feeder, table, tuple(kinds), sessions, chosen, tick_s, base)
+
+
+def _strategy_from_scenario(scenario: Scenario, file: str) -> Strategy:
+    """The scenario's strategy; a bad parameter is reported at its key in the scenario file."""
+    try:
+        return create(scenario.strategy.name, scenario.strategy.params)
+    except StrategyError as error:
+        key = f"strategy.{error.param}" if error.param else "strategy.name"
+        value = scenario.strategy.params.get(error.param, ...) if error.param else scenario.strategy.name
+        raise ScenarioError(file, key, str(error), value=value) from None
 
 
 def simulate(

@@ -22,6 +22,8 @@ The scenario file format, every key (``*`` marks required keys and tables)::
     profile = "household"         # household | simbench | none; "simbench" only with grid.simbench;
                                   #   default "simbench" for SimBench grids, else "household"
     scale = 1.0                   # >= 0, default 1
+    peak_kw = 4.0                 # > 0, household profile only: one peak for every load instead of
+                                  #   its rated p_mw (default: each load's own rating)
     [grid.pv]                     # optional; no PV when absent
     share = 0.3                   # * in [0, 1]: share of the load buses with rooftop PV
     kwp = 5.0                     # > 0, default 5

@@ -30,5 +30,6 @@ def reject_unknown_params(strategy_name: str, params: Mapping[str, Any], allowed
         valid = ", ".join(allowed) if allowed else "none"
         raise StrategyError(
             f"strategy '{strategy_name}': unknown parameter(s) {', '.join(repr(u) for u in unknown)}; "
-            f"valid parameters: {valid}"
+            f"valid parameters: {valid}",
+            param=unknown[0],
         )

@@ -16,6 +16,7 @@ from sim.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 MALFORMED = ROOT / "tests" / "data" / "malformed"
+MALFORMED_SETUP = ROOT / "tests" / "data" / "malformed_setup"
 
 
 def feedertwin(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -75,7 +76,8 @@ def test_malformed_scenario_gives_message_not_traceback(tmp_path: Path) -> None:
         assert "bad.toml" in done.stderr and "chargers[0].max_current_a" in done.stderr and "-5" in done.stderr
 
 
-@pytest.mark.parametrize("case", sorted(MALFORMED.glob("*.toml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("case", sorted([*MALFORMED.glob("*.toml"), *MALFORMED_SETUP.glob("*.toml")]),
+                         ids=lambda p: p.stem)
 def test_malformed_corpus_through_cli(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # In-process (main() is what the console script calls): one subprocess per case would be slow.
     assert main(["validate", str(case)]) == 2
