@@ -14,6 +14,19 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+_KERNELS = ("acceptance_kw", "advance_energy", "sum_by_index", "priority_allocate", "waterfill", "quantize")
+
+
+def _import_compiled() -> ModuleType:
+    """The compiled module; a stale build (one that lacks a kernel) counts as not built."""
+    from core_ext import _sched
+
+    missing = [name for name in _KERNELS if not hasattr(_sched, name)]
+    if missing:
+        raise ImportError(f"core_ext._sched is a stale build without {', '.join(missing)}")
+    return _sched
+
+
 _kernels: ModuleType
 if os.environ.get("SIM_NO_EXT") == "1":
     from core_ext import _sched_py as _kernels
@@ -21,8 +34,7 @@ if os.environ.get("SIM_NO_EXT") == "1":
     BACKEND = "python"
 else:
     try:
-        from core_ext import _sched as _kernels
-
+        _kernels = _import_compiled()
         BACKEND = "cython"
     except ImportError as exc:
         if os.environ.get("SIM_REQUIRE_EXT") == "1":
@@ -37,5 +49,8 @@ else:
 acceptance_kw = _kernels.acceptance_kw
 advance_energy = _kernels.advance_energy
 sum_by_index = _kernels.sum_by_index
+priority_allocate = _kernels.priority_allocate
+waterfill = _kernels.waterfill
+quantize = _kernels.quantize
 
-__all__ = ["BACKEND", "acceptance_kw", "advance_energy", "sum_by_index"]
+__all__ = ["BACKEND", "acceptance_kw", "advance_energy", "priority_allocate", "quantize", "sum_by_index", "waterfill"]

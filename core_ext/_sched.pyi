@@ -14,8 +14,41 @@ def acceptance_kw(
     soc_arrival: F64,
     taper: int,
     transition_soc: float,
-    dt_h: float,
+    dt_h: F64,
     out_kw: F64,
 ) -> None: ...
 def advance_energy(p_kw: F64, efficiency: F64, dt_h: float, energy_delivered_kwh: F64) -> None: ...
 def sum_by_index(values: F64, index: NDArray[np.int64], out: F64) -> None: ...
+def priority_allocate(
+    order: NDArray[np.int64],
+    upper_a: F64,
+    lower_a: F64,
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    coef: F64,
+    limit: F64,
+    out_a: F64,
+) -> None: ...
+def waterfill(
+    order: NDArray[np.int64],
+    upper_a: F64,
+    lower_a: F64,
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    coef: F64,
+    limit: F64,
+    out_a: F64,
+) -> None: ...
+def quantize(
+    order: NDArray[np.int64],
+    upper_a: F64,
+    lower_a: F64,
+    step_a: F64,
+    allowed_indptr: NDArray[np.int64],
+    allowed_a: F64,
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    coef: F64,
+    limit: F64,
+    io_a: F64,
+) -> None: ...

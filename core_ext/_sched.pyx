@@ -9,7 +9,7 @@ from libc.math cimport fmin, fmax
 def acceptance_kw(const double[::1] max_power_kw, const double[::1] efficiency,
                   const double[::1] energy_requested_kwh, const double[::1] energy_delivered_kwh,
                   const double[::1] battery_kwh, const double[::1] soc_arrival,
-                  int taper, double transition_soc, double dt_h, double[::1] out_kw):
+                  int taper, double transition_soc, const double[::1] dt_h, double[::1] out_kw):
     cdef Py_ssize_t i, n = max_power_kw.shape[0]
     cdef double remaining, p_batt, soc, frac
     cdef double span = 1.0 - transition_soc
@@ -24,7 +24,7 @@ def acceptance_kw(const double[::1] max_power_kw, const double[::1] efficiency,
                 else:
                     frac = 1.0 if soc < 1.0 else 0.0
                 p_batt = p_batt * frac
-            p_batt = fmin(p_batt, remaining / dt_h)
+            p_batt = fmin(p_batt, remaining / dt_h[i])
             out_kw[i] = p_batt / efficiency[i]
 
 
@@ -43,3 +43,639 @@ def sum_by_index(const double[::1] values, const long long[::1] index, double[::
             out[i] = 0.0
         for i in range(n):
             out[index[i]] += values[i]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Allocation kernels. Specification: core_ext/_alloc_py.py (same arithmetic, same order of operations).
+# ---------------------------------------------------------------------------------------------------
+
+from libc.math cimport floor, ceil, isfinite, isnan, INFINITY
+from libc.stdlib cimport calloc, free, qsort
+from libc.string cimport memset, memcpy
+
+cdef double TOL = 1e-9
+cdef double MIN_STEP_A = 1e-6
+cdef long MAX_TOPUP_PASSES = 1000000
+cdef enum:
+    PAUSED = 0
+    WAITING = 1
+    RISING = 2
+    FROZEN = 3
+
+
+cdef void* _alloc(size_t count, size_t size) except NULL:
+    cdef void* p = calloc(count if count > 0 else 1, size)
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+cdef inline double _upper(double upper) noexcept nogil:
+    return fmax(upper, 0.0)
+
+
+cdef inline double _emin(double upper, double lower) noexcept nogil:
+    return fmax(fmin(lower, fmax(upper, 0.0)), 0.0)
+
+
+# ------------------------------------------- input checks (messages as in core_ext/_checks.py) ----
+
+cdef Py_ssize_t _first_bad_index(const long long[::1] a, long long hi) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(a.shape[0]):
+        if a[i] < 0 or a[i] >= hi:
+            return i
+    return -1
+
+
+cdef Py_ssize_t _first_nonfinite(const double[::1] a) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(a.shape[0]):
+        if not isfinite(a[i]):
+            return i
+    return -1
+
+
+cdef Py_ssize_t _first_nan(const double[::1] a) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(a.shape[0]):
+        if isnan(a[i]):
+            return i
+    return -1
+
+
+cdef bint _rising_pointer(const long long[::1] ptr, Py_ssize_t total) noexcept nogil:
+    cdef Py_ssize_t i, n = ptr.shape[0]
+    if n == 0 or ptr[0] != 0 or ptr[n - 1] != total:
+        return False
+    for i in range(1, n):
+        if ptr[i] < ptr[i - 1]:
+            return False
+    return True
+
+
+cdef void _check_problem(str kernel, const long long[::1] order, const double[::1] upper_a,
+                         const double[::1] lower_a, const long long[::1] indptr, const long long[::1] indices,
+                         const double[::1] coef, const double[::1] limit, str out_name, const double[::1] out) except *:
+    cdef Py_ssize_t n = upper_a.shape[0], m = limit.shape[0], nnz = indices.shape[0], j = -1, p, k
+    cdef long long* stamp
+    cdef char* seen
+    for name, size in (("lower_a", lower_a.shape[0]), ("order", order.shape[0]), (out_name, out.shape[0])):
+        if size != n:
+            raise ValueError(f"{kernel}: {name} has {size} entries; expected {n} (one per session, like upper_a)")
+    if indptr.shape[0] != n + 1:
+        raise ValueError(f"{kernel}: indptr has {indptr.shape[0]} entries; expected n + 1 = {n + 1}")
+    if not _rising_pointer(indptr, nnz) or coef.shape[0] != nnz:
+        raise ValueError(f"{kernel}: indptr must rise from 0 to len(indices) = {nnz} (= len(coef) = "
+                         f"{coef.shape[0]}); got indptr[0] = {indptr[0]}, indptr[-1] = {indptr[n]}")
+    j = _first_bad_index(indices, m)
+    if j >= 0:
+        raise ValueError(f"{kernel}: indices[{j}] = {indices[j]} is not a row (limit has {m} rows: 0..{m - 1})")
+    for p in range(nnz):
+        if not (coef[p] > 0.0 and isfinite(coef[p])):
+            raise ValueError(f"{kernel}: coef[{p}] = {coef[p]} must be a finite number > 0")
+    stamp = <long long*>_alloc(m, sizeof(long long))
+    try:
+        with nogil:
+            for p in range(m):
+                stamp[p] = -1
+            for k in range(n):
+                for p in range(indptr[k], indptr[k + 1]):
+                    if stamp[indices[p]] == k:
+                        j = p
+                        break
+                    stamp[indices[p]] = k
+                if j >= 0:
+                    break
+        if j >= 0:
+            raise ValueError(f"{kernel}: column {k} lists row {indices[j]} twice (rows of a column must be distinct)")
+    finally:
+        free(stamp)
+    for name, arr in (("upper_a", upper_a), ("lower_a", lower_a)):
+        j = _first_nonfinite(arr)
+        if j >= 0:
+            raise ValueError(f"{kernel}: {name}[{j}] = {arr[j]} is not a finite current")
+    j = _first_nan(limit)
+    if j >= 0:
+        raise ValueError(f"{kernel}: limit[{j}] is NaN (a limit must be a number; +inf means none)")
+    j = _first_nan(out) if out_name == "io_a" else -1
+    if j >= 0:
+        raise ValueError(f"{kernel}: io_a[{j}] is NaN (a current must be a number)")
+    j = _first_bad_index(order, n)
+    if j >= 0:
+        raise ValueError(f"{kernel}: order[{j}] = {order[j]} is not a session (valid: 0..{n - 1})")
+    seen = <char*>_alloc(n, 1)
+    try:
+        with nogil:
+            for p in range(n):
+                if seen[order[p]]:
+                    j = order[p]
+                    break
+                seen[order[p]] = 1
+        if j >= 0:
+            raise ValueError(f"{kernel}: order lists session {j} twice (it must be a permutation of 0..{n - 1})")
+    finally:
+        free(seen)
+
+
+cdef void _check_grid(str kernel, Py_ssize_t n, const double[::1] step_a, const long long[::1] allowed_indptr,
+                      const double[::1] allowed_a) except *:
+    cdef Py_ssize_t k, p
+    if step_a.shape[0] != n:
+        raise ValueError(f"{kernel}: step_a has {step_a.shape[0]} entries; expected {n} (one per session, like upper_a)")
+    if allowed_indptr.shape[0] != n + 1:
+        raise ValueError(f"{kernel}: allowed_indptr has {allowed_indptr.shape[0]} entries; expected n + 1 = {n + 1}")
+    for k in range(n):
+        if not isfinite(step_a[k]) or (step_a[k] != 0.0 and not step_a[k] >= MIN_STEP_A):
+            raise ValueError(f"{kernel}: step_a[{k}] = {step_a[k]} must be 0 (continuous) or a finite step >= "
+                             f"{MIN_STEP_A} A")
+    if not _rising_pointer(allowed_indptr, allowed_a.shape[0]):
+        raise ValueError(f"{kernel}: allowed_indptr must rise from 0 to len(allowed_a) = {allowed_a.shape[0]}")
+    for p in range(allowed_a.shape[0]):
+        if not isfinite(allowed_a[p]) or allowed_a[p] < 0.0:
+            raise ValueError(f"{kernel}: allowed_a[{p}] = {allowed_a[p]} must be a finite current >= 0")
+    for k in range(n):
+        for p in range(allowed_indptr[k] + 1, allowed_indptr[k + 1]):
+            if allowed_a[p] < allowed_a[p - 1]:
+                grid = list(allowed_a[allowed_indptr[k]:allowed_indptr[k + 1]])
+                raise ValueError(f"{kernel}: the allowed currents of session {k} are not ascending: {grid}")
+
+
+# ------------------------------------------------------------------------------ priority ----------
+
+def priority_allocate(const long long[::1] order, const double[::1] upper_a, const double[::1] lower_a,
+                      const long long[::1] indptr, const long long[::1] indices, const double[::1] coef,
+                      const double[::1] limit, double[::1] out_a):
+    _check_problem("priority_allocate", order, upper_a, lower_a, indptr, indices, coef, limit, "out_a", out_a)
+    cdef Py_ssize_t i, k, p, n = upper_a.shape[0]
+    cdef double cap, slack, emin
+    cdef double* used = <double*>_alloc(limit.shape[0], sizeof(double))
+    try:
+        with nogil:
+            for k in range(n):
+                out_a[k] = 0.0
+            for i in range(n):
+                k = order[i]
+                cap = _upper(upper_a[k])
+                emin = _emin(upper_a[k], lower_a[k])
+                for p in range(indptr[k], indptr[k + 1]):
+                    slack = (limit[indices[p]] - used[indices[p]]) / coef[p]
+                    if slack < cap:
+                        cap = slack
+                if cap < emin - TOL:
+                    continue
+                out_a[k] = fmax(cap, 0.0)
+                for p in range(indptr[k], indptr[k + 1]):
+                    used[indices[p]] += coef[p] * out_a[k]
+    finally:
+        free(used)
+
+
+cdef void _served_by_minimums(Py_ssize_t n, const long long* order, const double* emin, const long long* indptr,
+                              const long long* indices, const double* coef, const double* limit, double* used,
+                              signed char* state) noexcept nogil:
+    """state[k] = WAITING if k's minimum fits after the minimums of those before it in order, else PAUSED."""
+    cdef Py_ssize_t i, k, p
+    cdef bint fits
+    for i in range(n):
+        k = order[i]
+        fits = True
+        for p in range(indptr[k], indptr[k + 1]):
+            if (limit[indices[p]] - used[indices[p]]) / coef[p] < emin[k] - TOL:
+                fits = False
+                break
+        state[k] = WAITING if fits else PAUSED
+        if fits:
+            for p in range(indptr[k], indptr[k + 1]):
+                used[indices[p]] += coef[p] * emin[k]
+
+
+# ------------------------------------------------------------------------------ waterfill ---------
+
+cdef struct KeyIndex:
+    double key
+    long long index
+
+
+cdef void _sort_by_key(KeyIndex* a, KeyIndex* tmp, Py_ssize_t n) noexcept nogil:
+    """Stable bottom-up merge sort by key: entries given in index order keep ties by index, as numpy's
+    stable argsort does in the twin."""
+    cdef Py_ssize_t width = 1, lo, mid, hi, i, j, k
+    cdef KeyIndex* src = a
+    cdef KeyIndex* dst = tmp
+    cdef KeyIndex* swap
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid, hi = min(lo + width, n), min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if src[j].key < src[i].key:
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+            lo = hi
+        swap, src, dst = src, dst, src
+        width *= 2
+    if src != a:
+        memcpy(a, src, n * sizeof(KeyIndex))
+
+
+cdef int _cmp_ll(const void* a, const void* b) noexcept nogil:
+    cdef long long x = (<const long long*>a)[0], y = (<const long long*>b)[0]
+    return -1 if x < y else (1 if x > y else 0)
+
+
+cdef struct Fill:
+    # the problem (borrowed) and the effective bounds
+    Py_ssize_t n, m
+    const long long* indptr
+    const long long* indices
+    const double* coef
+    const double* limit
+    double* up
+    double* emin
+    # the state at level t (see _alloc_py._Filling)
+    double t
+    signed char* state
+    double* value
+    double* fixed
+    double* rate
+    double* level
+    long long* n_rising
+    char* saturated
+    # rows -> sessions (transpose of the CSC columns)
+    long long* row_ptr
+    long long* row_ses
+    # sessions sorted by minimum / by upper, and the walkers over them
+    long long* by_min
+    long long* by_up
+    Py_ssize_t n_open, i_min, i_up
+    # min-heap of (saturation level, row); an entry is stale unless the row is live and the key equal
+    double* heap_key
+    long long* heap_row
+    Py_ssize_t heap_n
+    # the sessions frozen by saturated rows in one event; rows changed since the last flush
+    long long* batch
+    char* mark
+    long long* dirty
+    char* is_dirty
+    Py_ssize_t n_dirty
+    KeyIndex* keys  # sort scratch, 2n
+
+
+cdef void _heap_push(Fill* f, double key, long long row) noexcept nogil:
+    cdef Py_ssize_t i = f.heap_n, parent
+    f.heap_n += 1
+    while i > 0:
+        parent = (i - 1) // 2
+        if f.heap_key[parent] <= key:
+            break
+        f.heap_key[i] = f.heap_key[parent]
+        f.heap_row[i] = f.heap_row[parent]
+        i = parent
+    f.heap_key[i] = key
+    f.heap_row[i] = row
+
+
+cdef void _heap_pop(Fill* f) noexcept nogil:
+    cdef Py_ssize_t i = 0, child
+    cdef double key
+    cdef long long row
+    f.heap_n -= 1
+    if f.heap_n == 0:
+        return
+    key, row = f.heap_key[f.heap_n], f.heap_row[f.heap_n]
+    while True:
+        child = 2 * i + 1
+        if child >= f.heap_n:
+            break
+        if child + 1 < f.heap_n and f.heap_key[child + 1] < f.heap_key[child]:
+            child += 1
+        if f.heap_key[child] >= key:
+            break
+        f.heap_key[i] = f.heap_key[child]
+        f.heap_row[i] = f.heap_row[child]
+        i = child
+    f.heap_key[i] = key
+    f.heap_row[i] = row
+
+
+cdef inline bint _heap_top_valid(Fill* f) noexcept nogil:
+    cdef long long r = f.heap_row[0]
+    return not f.saturated[r] and f.n_rising[r] > 0 and f.heap_key[0] == f.level[r]
+
+
+cdef inline void _row_changed(Fill* f, long long r) noexcept nogil:
+    if not f.is_dirty[r]:
+        f.is_dirty[r] = 1
+        f.dirty[f.n_dirty] = r
+        f.n_dirty += 1
+
+
+cdef void _flush(Fill* f) noexcept nogil:
+    """New saturation levels of the rows changed since the last flush (one heap push per row, not per
+    session: a site row touched by every session would otherwise fill the heap with stale entries)."""
+    cdef Py_ssize_t i
+    cdef long long r
+    for i in range(f.n_dirty):
+        r = f.dirty[i]
+        f.is_dirty[r] = 0
+        if f.n_rising[r] > 0 and not f.saturated[r]:
+            f.level[r] = (f.limit[r] - f.fixed[r]) / f.rate[r]
+            _heap_push(f, f.level[r], r)
+        else:
+            f.level[r] = INFINITY
+    f.n_dirty = 0
+
+
+cdef void _start(Fill* f, long long s) noexcept nogil:
+    cdef Py_ssize_t p
+    cdef long long r
+    for p in range(f.indptr[s], f.indptr[s + 1]):
+        r = f.indices[p]
+        f.fixed[r] -= f.coef[p] * f.emin[s]
+        f.rate[r] += f.coef[p]
+        f.n_rising[r] += 1
+        _row_changed(f, r)
+    f.state[s] = RISING
+
+
+cdef void _freeze(Fill* f, long long s, double v) noexcept nogil:
+    cdef Py_ssize_t p
+    cdef long long r
+    if f.state[s] == RISING:
+        for p in range(f.indptr[s], f.indptr[s + 1]):
+            r = f.indices[p]
+            f.rate[r] -= f.coef[p]
+            f.n_rising[r] -= 1
+            if f.n_rising[r] == 0:
+                f.rate[r] = 0.0
+            f.fixed[r] += f.coef[p] * v
+            _row_changed(f, r)
+    f.value[s] = v
+    f.state[s] = FROZEN
+
+
+cdef double _next_level(Fill* f) noexcept nogil:
+    cdef double level = INFINITY
+    while f.i_min < f.n_open and f.state[f.by_min[f.i_min]] != WAITING:
+        f.i_min += 1
+    while f.i_up < f.n_open and f.state[f.by_up[f.i_up]] == FROZEN:
+        f.i_up += 1
+    if f.i_min < f.n_open:
+        level = f.emin[f.by_min[f.i_min]]
+    if f.i_up < f.n_open:
+        level = fmin(level, f.up[f.by_up[f.i_up]])
+    while f.heap_n > 0 and not _heap_top_valid(f):
+        _heap_pop(f)
+    if f.heap_n > 0:
+        level = fmin(level, f.heap_key[0])
+    return level
+
+
+cdef void _advance(Fill* f) noexcept nogil:
+    """Every event within TOL of the level: starts, then uppers, then saturated rows (as the twin)."""
+    cdef double t = f.t
+    cdef long long s, r
+    cdef Py_ssize_t q, i, nb = 0
+    while f.i_min < f.n_open and (f.state[f.by_min[f.i_min]] != WAITING or f.emin[f.by_min[f.i_min]] <= t + TOL):
+        s = f.by_min[f.i_min]
+        if f.state[s] == WAITING:
+            _start(f, s)
+        f.i_min += 1
+    while f.i_up < f.n_open and (f.state[f.by_up[f.i_up]] == FROZEN or f.up[f.by_up[f.i_up]] <= t + TOL):
+        s = f.by_up[f.i_up]
+        if f.state[s] == RISING:
+            _freeze(f, s, f.up[s])
+        f.i_up += 1
+    _flush(f)
+    while f.heap_n > 0 and f.heap_key[0] <= t + TOL:
+        r = f.heap_row[0]
+        if _heap_top_valid(f):
+            f.saturated[r] = 1
+            for q in range(f.row_ptr[r], f.row_ptr[r + 1]):
+                s = f.row_ses[q]
+                if (f.state[s] == WAITING or f.state[s] == RISING) and not f.mark[s]:
+                    f.mark[s] = 1
+                    f.batch[nb] = s
+                    nb += 1
+        _heap_pop(f)
+    qsort(f.batch, nb, sizeof(long long), _cmp_ll)
+    for i in range(nb):
+        s = f.batch[i]
+        _freeze(f, s, fmin(fmax(t, f.emin[s]), f.up[s]))
+    _flush(f)
+
+
+cdef void _fill_free(Fill* f) noexcept:
+    free(f.up); free(f.emin); free(f.state); free(f.value); free(f.fixed); free(f.rate); free(f.level)
+    free(f.n_rising); free(f.saturated); free(f.row_ptr); free(f.row_ses); free(f.by_min); free(f.by_up)
+    free(f.heap_key); free(f.heap_row); free(f.batch); free(f.mark); free(f.dirty); free(f.is_dirty)
+    free(f.keys)
+
+
+cdef void _fill_alloc(Fill* f, Py_ssize_t n, Py_ssize_t m, Py_ssize_t nnz) except *:
+    f.n, f.m = n, m
+    f.up, f.emin = <double*>_alloc(n, sizeof(double)), <double*>_alloc(n, sizeof(double))
+    f.state, f.value = <signed char*>_alloc(n, 1), <double*>_alloc(n, sizeof(double))
+    f.fixed, f.rate = <double*>_alloc(m, sizeof(double)), <double*>_alloc(m, sizeof(double))
+    f.level, f.n_rising = <double*>_alloc(m, sizeof(double)), <long long*>_alloc(m, sizeof(long long))
+    f.saturated = <char*>_alloc(m, 1)
+    f.row_ptr, f.row_ses = <long long*>_alloc(m + 1, sizeof(long long)), <long long*>_alloc(nnz, sizeof(long long))
+    f.by_min, f.by_up = <long long*>_alloc(n, sizeof(long long)), <long long*>_alloc(n, sizeof(long long))
+    f.heap_key = <double*>_alloc(2 * nnz + 1, sizeof(double))
+    f.heap_row = <long long*>_alloc(2 * nnz + 1, sizeof(long long))
+    f.batch, f.mark = <long long*>_alloc(n, sizeof(long long)), <char*>_alloc(n, 1)
+    f.dirty, f.is_dirty = <long long*>_alloc(m, sizeof(long long)), <char*>_alloc(m, 1)
+    f.keys = <KeyIndex*>_alloc(2 * n, sizeof(KeyIndex))
+
+
+cdef void _fill_init(Fill* f, const long long* order, const double* upper_a, const double* lower_a) noexcept nogil:
+    """Effective bounds, the served set, the rows' fixed loads, the transpose and the sorted walkers."""
+    cdef Py_ssize_t k, p, q
+    cdef long long r
+    for k in range(f.n):
+        f.up[k] = _upper(upper_a[k])
+        f.emin[k] = _emin(upper_a[k], lower_a[k])
+    _served_by_minimums(f.n, order, f.emin, f.indptr, f.indices, f.coef, f.limit, f.fixed, f.state)
+    for r in range(f.m):
+        f.fixed[r] = 0.0
+        f.level[r] = INFINITY
+    for k in range(f.n):
+        f.value[k] = f.emin[k] if f.state[k] == WAITING else 0.0
+        if f.state[k] == WAITING and f.emin[k] >= f.up[k]:
+            f.state[k] = FROZEN
+        if f.state[k] != PAUSED:
+            for p in range(f.indptr[k], f.indptr[k + 1]):
+                f.fixed[f.indices[p]] += f.coef[p] * f.emin[k]
+        for p in range(f.indptr[k], f.indptr[k + 1]):
+            f.row_ptr[f.indices[p] + 1] += 1
+    for r in range(f.m):
+        f.row_ptr[r + 1] += f.row_ptr[r]
+    for k in range(f.n):  # fill the transpose; n_rising (all 0 now) serves as the cursor per row
+        for p in range(f.indptr[k], f.indptr[k + 1]):
+            r = f.indices[p]
+            f.row_ses[f.row_ptr[r] + f.n_rising[r]] = k
+            f.n_rising[r] += 1
+    for r in range(f.m):
+        f.n_rising[r] = 0
+    _sorted_waiting(f, f.emin, f.by_min)
+    _sorted_waiting(f, f.up, f.by_up)
+
+
+cdef void _sorted_waiting(Fill* f, const double* key, long long* out) noexcept nogil:
+    """The waiting sessions sorted by ``key``, ties by index (numpy's stable argsort)."""
+    cdef Py_ssize_t k, i = 0
+    for k in range(f.n):
+        if f.state[k] == WAITING:
+            f.keys[i].key, f.keys[i].index = key[k], k
+            i += 1
+    _sort_by_key(f.keys, f.keys + f.n, i)
+    for k in range(i):
+        out[k] = f.keys[k].index
+    f.n_open = i
+
+
+def waterfill(const long long[::1] order, const double[::1] upper_a, const double[::1] lower_a,
+              const long long[::1] indptr, const long long[::1] indices, const double[::1] coef,
+              const double[::1] limit, double[::1] out_a):
+    _check_problem("waterfill", order, upper_a, lower_a, indptr, indices, coef, limit, "out_a", out_a)
+    cdef Py_ssize_t k, it, n = upper_a.shape[0], m = limit.shape[0], nnz = indices.shape[0]
+    cdef Fill f
+    cdef double level
+    memset(&f, 0, sizeof(Fill))
+    try:
+        _fill_alloc(&f, n, m, nnz)
+        f.indptr, f.indices = &indptr[0], (&indices[0] if nnz else NULL)
+        f.coef, f.limit = (&coef[0] if nnz else NULL), (&limit[0] if m else NULL)
+        with nogil:
+            _fill_init(&f, (&order[0] if n else NULL), (&upper_a[0] if n else NULL), (&lower_a[0] if n else NULL))
+            for it in range(2 * n + 2):
+                level = _next_level(&f)
+                if level == INFINITY:
+                    break
+                f.t = fmax(f.t, level)
+                _advance(&f)
+            for k in range(n):
+                if f.state[k] == WAITING or f.state[k] == RISING:  # only after the event bound: a safety net
+                    out_a[k] = fmin(fmax(f.t, f.emin[k]), f.up[k])
+                else:
+                    out_a[k] = f.value[k]
+    finally:
+        _fill_free(&f)
+
+
+# ------------------------------------------------------------------------------ quantize ----------
+
+cdef inline Py_ssize_t _bisect_right(const double[::1] a, Py_ssize_t lo, Py_ssize_t hi, double x) noexcept nogil:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+cdef inline Py_ssize_t _bisect_left(const double[::1] a, Py_ssize_t lo, Py_ssize_t hi, double x) noexcept nogil:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline double _round_down(double x, double step, const double[::1] grid, Py_ssize_t lo,
+                               Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t j
+    if hi > lo:
+        j = _bisect_right(grid, lo, hi, x + TOL)
+        return grid[j - 1] if j > lo else 0.0
+    if step > 0.0:
+        return floor((x + TOL) / step) * step
+    return x
+
+
+cdef inline double _next_up(double v, double emin, double step, const double[::1] grid, Py_ssize_t lo,
+                            Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double target
+    if hi > lo:
+        j = max(_bisect_right(grid, lo, hi, v + TOL), _bisect_left(grid, lo, hi, emin - TOL))
+        return grid[j] if j < hi else INFINITY
+    target = (floor((v + TOL) / step) + 1.0) * step
+    if target < emin - TOL:
+        target = ceil((emin - TOL) / step) * step
+    return target
+
+
+def quantize(const long long[::1] order, const double[::1] upper_a, const double[::1] lower_a,
+             const double[::1] step_a, const long long[::1] allowed_indptr, const double[::1] allowed_a,
+             const long long[::1] indptr, const long long[::1] indices, const double[::1] coef,
+             const double[::1] limit, double[::1] io_a):
+    _check_problem("quantize", order, upper_a, lower_a, indptr, indices, coef, limit, "io_a", io_a)
+    _check_grid("quantize", upper_a.shape[0], step_a, allowed_indptr, allowed_a)
+    cdef Py_ssize_t i, k, p, n = upper_a.shape[0], n_active = 0, n_risen
+    cdef long it
+    cdef double value, emin, target, delta
+    cdef bint fits
+    cdef double* used = <double*>_alloc(limit.shape[0], sizeof(double))
+    cdef long long* active = <long long*>_alloc(n, sizeof(long long))
+    cdef long long* risen = <long long*>_alloc(n, sizeof(long long))
+    try:
+        with nogil:
+            for k in range(n):
+                value = _round_down(fmin(fmax(io_a[k], 0.0), _upper(upper_a[k])), step_a[k], allowed_a,
+                                    allowed_indptr[k], allowed_indptr[k + 1])
+                io_a[k] = 0.0 if value < _emin(upper_a[k], lower_a[k]) - TOL else value
+                for p in range(indptr[k], indptr[k + 1]):
+                    used[indices[p]] += coef[p] * io_a[k]
+            for i in range(n):
+                k = order[i]
+                if step_a[k] > 0.0 or allowed_indptr[k + 1] > allowed_indptr[k]:
+                    active[n_active] = k
+                    n_active += 1
+            for it in range(MAX_TOPUP_PASSES):
+                n_risen = 0
+                for i in range(n_active):
+                    k = active[i]
+                    emin = _emin(upper_a[k], lower_a[k])
+                    target = _next_up(io_a[k], emin, step_a[k], allowed_a, allowed_indptr[k], allowed_indptr[k + 1])
+                    delta = target - io_a[k]
+                    if target > _upper(upper_a[k]) + TOL:
+                        continue
+                    fits = True
+                    for p in range(indptr[k], indptr[k + 1]):
+                        if (limit[indices[p]] - used[indices[p]]) / coef[p] < delta - TOL:
+                            fits = False
+                            break
+                    if not fits:
+                        continue
+                    for p in range(indptr[k], indptr[k + 1]):
+                        used[indices[p]] += coef[p] * delta
+                    io_a[k] = target
+                    risen[n_risen] = k
+                    n_risen += 1
+                if n_risen == 0:
+                    break
+                active, risen, n_active = risen, active, n_risen
+    finally:
+        free(used)
+        free(active)
+        free(risen)

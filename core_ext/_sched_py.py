@@ -2,12 +2,17 @@
 
 Conventions (shared with the Cython module): arrays are contiguous float64 (int64 for indices);
 inputs are marked IN, outputs OUT; the caller allocates every output; nothing is returned.
+The allocation kernels (``priority_allocate``, ``waterfill``, ``quantize``) live in ``_alloc_py``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+
+from core_ext._alloc_py import priority_allocate, quantize, waterfill
+
+__all__ = ["acceptance_kw", "advance_energy", "priority_allocate", "quantize", "sum_by_index", "waterfill"]
 
 F64 = NDArray[np.float64]
 
@@ -21,10 +26,13 @@ def acceptance_kw(
     soc_arrival: F64,  # IN  state of charge at plug-in (0..1)
     taper: int,  # IN  1: two-stage taper battery, 0: ideal battery
     transition_soc: float,  # IN  where the taper starts
-    dt_h: float,  # IN  length of the coming interval (h): caps power to the remaining demand
+    dt_h: F64,  # IN  per session: the coming interval (h), up to the next tick or its departure
     out_kw: F64,  # OUT grid-side power each session can draw for the interval, kW
 ) -> None:
-    """The most grid-side power each session accepts for the next ``dt_h`` hours.
+    """The most grid-side power each session accepts for its next ``dt_h`` hours.
+
+    ``dt_h`` is per session because a session leaving before the next tick may take its remaining
+    demand over the shorter time it has left.
 
     Battery-side acceptance is the AC limit times efficiency, reduced linearly above
     ``transition_soc`` when ``taper`` is set, and never more than the remaining demand spread

@@ -89,12 +89,12 @@ class Constraints:
 
     def columns(self, charger_index: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """The CSC arrays of the given chargers' columns, in that order (one column per session)."""
-        starts, ends = self.indptr[charger_index], self.indptr[charger_index + 1]
-        counts = ends - starts
+        starts = self.indptr[charger_index]
+        counts = self.indptr[charger_index + 1] - starts
         indptr = np.zeros(len(charger_index) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)]) if len(counts) else np.zeros(0, dtype=np.int64)
-        take = take.astype(np.int64)
+        # position p of the output column k reads input position starts[k] + (p - indptr[k])
+        take = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1], dtype=np.int64)
         return indptr, np.ascontiguousarray(self.indices[take]), np.ascontiguousarray(self.coef[take])
 
     def dense(self) -> NDArray[np.float64]:

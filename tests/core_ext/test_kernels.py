@@ -51,7 +51,8 @@ def _sessions(seed: int, n: int) -> dict[str, np.ndarray]:
 def _acceptance(module, s: dict[str, np.ndarray], taper: int, transition: float, dt_h: float) -> np.ndarray:
     out = np.full(len(s["max_power_kw"]), np.nan)
     module.acceptance_kw(s["max_power_kw"], s["efficiency"], s["energy_requested_kwh"], s["energy_delivered_kwh"],
-                         s["battery_kwh"], s["soc_arrival"], taper, transition, dt_h, out)
+                         s["battery_kwh"], s["soc_arrival"], taper, transition,
+                         np.full(len(out), dt_h), out)
     return out
 
 
