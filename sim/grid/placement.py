@@ -83,6 +83,8 @@ def _charger(spec: ChargerSpec, cid: str, bus: int, phase: str) -> Charger:
         min_current_a=float(spec.min_current_a),
         efficiency=float(spec.efficiency),
         kind=spec.kind,
+        current_step_a=float(spec.current_step_a),
+        allowed_current_a=tuple(float(a) for a in spec.allowed_current_a),
     )
 
 

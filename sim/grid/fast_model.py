@@ -1,0 +1,362 @@
+"""pandapower's own model of one feeder topology, prepared once for the fast fixed-point load flow.
+
+``build_model`` runs pandapower once on a copy of the load flow's net with every controllable
+injection at zero and keeps its internal model (``net._ppc["internal"]``): the admittance matrices
+``Ybus``, ``Yf``, ``Yt`` (lines, transformers with their taps and phase shifts, shunts, closed
+switches fused into buses: pandapower's modelling, not ours), the bus lookup, the slack buses and
+their voltage, and the injections of every element we do not drive (the constant part of ``Sbus``).
+
+The load flow solves, per time step, the current-injection (Z-bus) fixed point on the PQ buses p
+with the slack buses s held at their set voltage:
+
+    Y_pp V_p + Y_ps V_s = conj(S_p / V_p)   =>   V_p = V0 + Y_pp^-1 conj(S_p / V_p),
+    V0 = -Y_pp^-1 Y_ps V_s   (the no-load voltage),
+
+with ``Y_pp`` factorised once by SuperLU (``scipy.sparse.linalg.splu``; a minimum-degree ordering
+on A^T + A with diagonal pivots, which leaves a radial feeder's factors without fill-in).
+
+Branch results follow pandapower's definitions (``results_branch.py``): I_f = Yf V,
+i_ka = |S_f| / (sqrt(3) vm_kv) = |I_f| baseMVA / (sqrt(3) base_kv); line loading =
+max(i_from, i_to) / (max_i_ka df parallel); transformer loading (``trafo_loading="current"``) =
+max over sides of i vn sqrt(3) / sn_mva / (parallel df). Elements outside the internal model
+(out of service, or touching an isolated bus) get pandapower's constant result (0, NaN or inf).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandapower as pp
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from pandapower.pypower.idx_brch import F_BUS, T_BUS
+from pandapower.pypower.idx_bus import BASE_KV, PD, QD
+from scipy.sparse.linalg import splu
+
+from core_ext import pf
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+_SQRT3 = np.sqrt(3.0)
+
+
+def split(z: NDArray[np.complex128]) -> F64:
+    """A complex array as the kernels' split layout: shape (2, ...), real parts first."""
+    return np.ascontiguousarray(np.stack([z.real, z.imag]))
+
+
+@dataclass(frozen=True)
+class LuFactors:
+    """SuperLU factors of Y_pp (Pr Y_pp Pc = L U) in the kernels' arrays."""
+
+    l_indptr: I64
+    l_indices: I64
+    l_data: F64
+    u_indptr: I64
+    u_indices: I64
+    u_data: F64
+    u_diag_inv: F64
+    rhs_row: I64  # bus j's current goes to row perm_r[j] of the right-hand side
+    sol_row: I64  # bus j's voltage is row perm_c[j] of the solution
+
+    @classmethod
+    def factorise(cls, y_pp: sp.csc_matrix) -> LuFactors:
+        lu = splu(y_pp, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        lower = sp.csc_matrix(sp.tril(lu.L, k=-1))
+        upper = sp.csc_matrix(sp.triu(lu.U, k=1))
+        for m in (lower, upper):
+            m.sort_indices()
+        return cls(
+            *_csc_arrays(lower),
+            *_csc_arrays(upper),
+            split(1.0 / lu.U.diagonal()),
+            np.ascontiguousarray(lu.perm_r, dtype=np.int64),
+            np.ascontiguousarray(lu.perm_c, dtype=np.int64),
+        )
+
+    def system(self, v0: F64) -> pf.FixedPoint:
+        """The kernel object holding these factors and the no-load voltage ``v0`` (2, n)."""
+        return pf.FixedPoint(
+            self.l_indptr, self.l_indices, self.l_data, self.u_indptr, self.u_indices, self.u_data,
+            self.u_diag_inv, self.rhs_row, self.sol_row, np.ascontiguousarray(v0),
+        )
+
+
+def _csc_arrays(m: sp.csc_matrix) -> tuple[I64, I64, F64]:
+    return m.indptr.astype(np.int64), m.indices.astype(np.int64), split(m.data.astype(complex))
+
+
+@dataclass(frozen=True)
+class SparseRows:
+    """Rows of a complex sparse matrix (CSR) in the kernels' arrays."""
+
+    indptr: I64
+    indices: I64
+    data: F64  # (2, nnz)
+
+    @classmethod
+    def of(cls, m: sp.spmatrix | sp.sparray) -> SparseRows:
+        csr = sp.csr_matrix(m, dtype=complex)
+        csr.sort_indices()
+        return cls(csr.indptr.astype(np.int64), csr.indices.astype(np.int64), split(csr.data))
+
+
+@dataclass(frozen=True)
+class BranchSet:
+    """The lines (or transformers) of the GridState: which sit in the internal model, their rows
+    of Yf/Yt, and the factors from per-unit current to loading percent."""
+
+    in_model: I64  # positions (in the element order) of the elements in the internal model
+    y: F64  # (k, 8): re, im of yff, yft, ytf, ytt: I_f = yff V_f + yft V_t, I_t = ytf V_f + ytt V_t
+    from_bus: I64
+    to_bus: I64
+    scale_from: F64  # loading percent per unit of |I_from| (pu)
+    scale_to: F64
+    static: F64  # loading of every element outside the model (in-model rows: NaN placeholder)
+
+    def __len__(self) -> int:
+        return int(self.static.size)
+
+    @property
+    def all_in_model(self) -> bool:
+        return self.in_model.size == self.static.size
+
+
+@dataclass(frozen=True)
+class Injections:
+    """kW / kvar of the driven elements -> per-unit injections (generation positive) at some buses:
+    s = const + P @ p_kw + j Q @ q_kvar."""
+
+    const: NDArray[np.complex128]
+    p: sp.csr_matrix
+    q: sp.csr_matrix
+
+    @cached_property
+    def _coo(self) -> tuple[tuple[I64, I64, F64], tuple[I64, I64, F64]]:
+        coo = [m.tocoo() for m in (self.p, self.q)]
+        return tuple((c.row.astype(np.int64), c.col.astype(np.int64), c.data) for c in coo)  # type: ignore[return-value]
+
+    def rows(self, idx: I64) -> Injections:
+        return Injections(self.const[idx], sp.csr_matrix(self.p[idx]), sp.csr_matrix(self.q[idx]))
+
+    def split(self, p_kw: F64, q_kvar: F64) -> F64:
+        """(2, rows, T) for inputs (n_p, T) and (n_q, T)."""
+        out = np.empty((2, self.const.size, p_kw.shape[1]))
+        if p_kw.shape[1] == 1:  # one step: scatter-add, without scipy's per-call overhead
+            (p_rows, p_cols, p_vals), (q_rows, q_cols, q_vals) = self._coo
+            n = self.const.size
+            out[0, :, 0] = self.const.real + np.bincount(p_rows, p_vals * p_kw[p_cols, 0], minlength=n)
+            out[1, :, 0] = self.const.imag + np.bincount(q_rows, q_vals * q_kvar[q_cols, 0], minlength=n)
+            return out
+        out[0] = self.p @ p_kw
+        out[0] += self.const.real[:, None]
+        out[1] = self.q @ q_kvar
+        out[1] += self.const.imag[:, None]
+        return out
+
+
+@dataclass(frozen=True)
+class FastModel:
+    """Everything the fixed point and its results need, for one topology."""
+
+    base_mva: float
+    n_bus: int  # internal (in-service) buses
+    pq: I64  # internal bus index of each solved (PQ) bus
+    ref: I64  # internal bus index of each slack bus
+    v_slack: NDArray[np.complex128]  # slack voltages (pu)
+    v0: F64  # (2, n_pq) no-load voltage of the PQ buses
+    factors: LuFactors
+    system: pf.FixedPoint  # the kernels' handle on factors, permutations and v0
+    s_pq: Injections  # at the PQ buses (pq order)
+    s_ref: Injections  # at the slack buses
+    y_ref: SparseRows  # rows of Ybus at the slack buses
+    bus_pos: I64  # internal index of each feeder bus (-1: isolated -> NaN)
+    lines: BranchSet
+    trafos: BranchSet
+
+
+def build_model(
+    net: pp.pandapowerNet,
+    *,
+    bus_ids: tuple[int, ...],
+    line_ids: tuple[int, ...],
+    trafo_ids: tuple[int, ...],
+    p_elements: list[tuple[str, int, float]],
+    q_elements: list[tuple[str, int, float]],
+) -> FastModel:
+    """Build the fast model from a pandapower net.
+
+    ``p_elements`` / ``q_elements``: the driven inputs in order, as (table, element id, sign)
+    with sign -1 for consumption (loads) and +1 for generation (sgens); every driven column is
+    zeroed before pandapower builds the constant part. Raises ``ValueError`` for a net the fixed
+    point cannot solve exactly (voltage-controlled or FACTS elements, voltage-dependent loads).
+    """
+    net = copy.deepcopy(net)
+    _check_supported(net)
+    for table, idx, _ in p_elements:
+        net[table].at[idx, "p_mw"] = 0.0
+    for table, idx, _ in q_elements:
+        net[table].at[idx, "q_mvar"] = 0.0
+    pp.runpp(net, numba=False, tolerance_mva=1e-10)
+    ppci = net._ppc["internal"]
+    _check_internal(ppci)
+    base_mva = float(ppci["baseMVA"])
+    n_bus = ppci["bus"].shape[0]
+    lookup = np.asarray(net._pd2ppc_lookups["bus"], dtype=np.int64)
+    ybus = sp.csr_matrix(ppci["Ybus"])
+    pq = np.asarray(ppci["pq"], dtype=np.int64)
+    ref = np.asarray(ppci["ref"], dtype=np.int64)
+    v_slack = np.asarray(ppci["V"], dtype=complex)[ref]
+    y_pp = sp.csc_matrix(ybus[pq][:, pq])
+    factors = LuFactors.factorise(y_pp)
+    v0 = -factors_solve(factors, np.asarray(ybus[pq][:, ref] @ v_slack))
+    injections = Injections(
+        -(ppci["bus"][:, PD].real + 1j * ppci["bus"][:, QD].real) / base_mva,
+        _incidence(net, p_elements, lookup, n_bus, base_mva),
+        _incidence(net, q_elements, lookup, n_bus, base_mva),
+    )
+    return FastModel(
+        base_mva=base_mva,
+        n_bus=n_bus,
+        pq=pq,
+        ref=ref,
+        v_slack=v_slack,
+        v0=split(v0),
+        factors=factors,
+        system=factors.system(split(v0)),
+        s_pq=injections.rows(pq),
+        s_ref=injections.rows(ref),
+        y_ref=SparseRows.of(ybus[ref]),
+        bus_pos=_bus_positions(lookup, bus_ids, n_bus),
+        lines=_branches(net, ppci, "line", line_ids, base_mva),
+        trafos=_branches(net, ppci, "trafo", trafo_ids, base_mva),
+    )
+
+
+def factors_solve(factors: LuFactors, b: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """Y_pp^-1 b for one complex vector (permutations applied), by the kernel."""
+    rhs = np.zeros((2, b.size, 1))
+    rhs[0, factors.rhs_row, 0] = b.real
+    rhs[1, factors.rhs_row, 0] = b.imag
+    factors.system(np.zeros((2, b.size))).lu_solve(rhs)
+    y = rhs[0, :, 0] + 1j * rhs[1, :, 0]
+    return y[factors.sol_row]
+
+
+class UnsupportedNetworkError(ValueError):
+    """The network has elements the fixed point cannot solve exactly; use the pandapower solver."""
+
+
+_VOLTAGE_DEPENDENT = ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent", "const_i_q_percent",
+                      "const_z_percent", "const_i_percent")
+
+
+def _check_supported(net: pp.pandapowerNet) -> None:
+    loads = net.load[net.load["in_service"].astype(bool)]
+    cols = [c for c in _VOLTAGE_DEPENDENT if c in loads.columns]
+    dependent = loads.index[(loads[cols].fillna(0.0).to_numpy(dtype=float) != 0.0).any(axis=1)] if cols else []
+    if len(dependent):
+        raise UnsupportedNetworkError(
+            f"the fast load flow solves constant-power loads only; loads {sorted(int(i) for i in dependent)[:10]} "
+            'are voltage dependent (const_z/const_i percent): use loadflow = "pandapower"'
+        )
+
+
+def _check_internal(ppci: dict) -> None:
+    """Only PQ buses and slack buses, no FACTS or DC elements: what the fixed point solves."""
+    found = {"voltage-controlled buses (gen, xward)": len(ppci["pv"])}
+    for key in ("svc", "tcsc", "ssc", "vsc", "bus_dc"):
+        found[key] = len(ppci.get(key, ()))
+    bad = {k: n for k, n in found.items() if n}
+    if bad:
+        what = ", ".join(f"{n} {k}" for k, n in bad.items())
+        raise UnsupportedNetworkError(
+            f"the fast load flow solves PQ buses behind a slack only; this network has {what}: "
+            'use loadflow = "pandapower"'
+        )
+
+
+def _bus_positions(lookup: I64, bus_ids: tuple[int, ...], n_bus: int) -> I64:
+    pos = lookup[np.asarray(bus_ids, dtype=np.int64)] if bus_ids else np.zeros(0, dtype=np.int64)
+    return np.where((pos >= 0) & (pos < n_bus), pos, -1).astype(np.int64)
+
+
+def _incidence(
+    net: pp.pandapowerNet, elements: list[tuple[str, int, float]], lookup: I64, n_bus: int, base_mva: float
+) -> sp.csr_matrix:
+    """Map kW (kvar) of each driven element to per-unit injection at its internal bus, as pandapower
+    does: value x scaling, only in service, only on buses in the model."""
+    rows, cols, vals = [], [], []
+    for k, (table, idx, sign) in enumerate(elements):
+        row = net[table].loc[idx]
+        pos = int(lookup[int(row["bus"])])
+        if bool(row["in_service"]) and 0 <= pos < n_bus:
+            rows.append(pos)
+            cols.append(k)
+            vals.append(sign * float(row["scaling"]) / (1000.0 * base_mva))
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n_bus, len(elements)))
+
+
+def _branches(net: pp.pandapowerNet, ppci: dict, kind: str, ids: tuple[int, ...], base_mva: float) -> BranchSet:
+    n = len(ids)
+    span = net._pd2ppc_lookups["branch"].get(kind)
+    if span is None or n == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return BranchSet(z, np.zeros((0, 8)), z, z, np.zeros(0), np.zeros(0), np.full(n, np.nan))
+    table = net[kind]
+    ppc_rows = span[0] + table.index.get_indexer(list(ids))
+    branch_is = np.asarray(ppci["branch_is"], dtype=bool)
+    internal_row = np.cumsum(branch_is) - 1
+    ppc_branch = net._ppc["branch"]
+    live = (ppc_branch[ppc_rows][:, [F_BUS, T_BUS]].real.astype(np.int64) < ppci["bus"].shape[0])
+    i_static = np.where(live, 0.0, np.nan)  # pandapower: |S| = 0 over vm (NaN on an isolated bus)
+    rated, per_side = _ratings(table.loc[list(ids)], kind)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        static = np.max(i_static * per_side, axis=1) / rated * 100.0
+        if kind == "line":
+            static = np.where(rated != 0, static, np.inf)
+    solved = branch_is[ppc_rows] & np.isfinite(100.0 / rated) if kind == "line" else branch_is[ppc_rows]
+    in_model = np.flatnonzero(solved).astype(np.int64)
+    rows = internal_row[ppc_rows[in_model]]
+    f_bus = ppci["branch"][rows, F_BUS].real.astype(np.int64)
+    t_bus = ppci["branch"][rows, T_BUS].real.astype(np.int64)
+    kv = ppci["bus"][:, BASE_KV].real
+    # i_ka = |I_pu| base_mva / (sqrt(3) base_kv); loading = i_ka * per_side / rated * 100
+    unit = base_mva / _SQRT3 * 100.0 / rated[in_model]
+    static[in_model] = np.nan
+    return BranchSet(
+        in_model=in_model,
+        y=_two_port(ppci["Yf"], ppci["Yt"], rows, f_bus, t_bus),
+        from_bus=f_bus,
+        to_bus=t_bus,
+        scale_from=unit * per_side[in_model, 0] / kv[f_bus],
+        scale_to=unit * per_side[in_model, 1] / kv[t_bus],
+        static=static,
+    )
+
+
+def _two_port(yf, yt, rows: I64, f_bus: I64, t_bus: I64) -> F64:
+    """Each branch's 2x2 admittances from pandapower's Yf/Yt rows, checked to couple only its two
+    buses (re, im of yff, yft, ytf, ytt per row)."""
+    yf = sp.csr_matrix(yf[rows], dtype=complex)
+    yt = sp.csr_matrix(yt[rows], dtype=complex)
+    coef = [sp.csr_matrix(m)[np.arange(rows.size), cols].A1 if rows.size else np.zeros(0, dtype=complex)
+            for m, cols in ((yf, f_bus), (yf, t_bus), (yt, f_bus), (yt, t_bus))]
+    for m, (a, b) in ((yf, (coef[0], coef[1])), (yt, (coef[2], coef[3]))):
+        if not np.allclose(np.asarray(abs(m).sum(axis=1)).ravel(), np.abs(a) + np.abs(b), rtol=1e-12, atol=0.0):
+            raise UnsupportedNetworkError("a branch of the internal model couples more than its two buses")
+    return np.ascontiguousarray(np.stack([part for c in coef for part in (c.real, c.imag)], axis=1))
+
+
+def _ratings(table, kind: str) -> tuple[F64, F64]:
+    """The rated value each side's current is divided by, and per-side factors, as pandapower's
+    ``_get_line_results`` / ``_get_trafo_results`` (current-based transformer loading)."""
+    if kind == "line":
+        rated = (table["max_i_ka"] * table["df"] * table["parallel"]).to_numpy(dtype=float)
+        return rated, np.ones((len(table), 2))
+    per_side = table[["vn_hv_kv", "vn_lv_kv"]].to_numpy(dtype=float) * _SQRT3
+    rated = (table["sn_mva"] * table["parallel"] * table["df"]).to_numpy(dtype=float)
+    return rated, per_side
