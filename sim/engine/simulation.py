@@ -6,6 +6,10 @@ Three kinds of processes share one simpy environment:
 - control ticks every ``control_period_s``: close the tick just ended (mean power per charger ->
   AC load flow with the base load and PV of that tick -> record), then allocate for the next;
 - nothing else: energy is integrated exactly between events by ``SiteState.advance_to``.
+
+Every allocation sees the site's constraints of the current tick (the import row's limit follows
+the base load) and a perfect forecast from that tick on, both from the ``SiteModel`` built once
+in ``build_setup`` (``sim.engine.site_model``).
 """
 
 from __future__ import annotations
@@ -23,9 +27,17 @@ import simpy
 import core_ext
 from sim import __version__
 from sim.domain import BatteryModel, ChargerTable, GridState, Timebase
+from sim.engine.site_model import SiteModel, build_site_model, horizon_steps
 from sim.engine.site_state import SiteState
 from sim.errors import ScenarioError, StrategyError
-from sim.grid import BaseInjections, Feeder, PandapowerLoadFlow, build_feeder, place_chargers
+from sim.grid import (
+    BaseInjections,
+    Feeder,
+    UnsupportedNetworkError,
+    build_feeder,
+    make_loadflow,
+    place_chargers,
+)
 from sim.results import Recorder, Results
 from sim.scenario import Scenario, load_scenario, scenario_hash
 from sim.scenario.sessions import SessionSet, build_sessions
@@ -47,6 +59,7 @@ class Setup:
     strategy: Strategy
     tick_s: np.ndarray  # start of each control tick, seconds
     base: BaseInjections  # base load and PV per tick
+    site: SiteModel  # the site's constraints, base load, PV and prices per tick (+ forecast horizon)
 
 
 class Simulation:
@@ -55,7 +68,11 @@ class Simulation:
         sc = setup.scenario
         self.period_s = sc.simulation.control_period_s
         self.n_steps = len(setup.tick_s)
-        self.loadflow = PandapowerLoadFlow(setup.feeder, setup.chargers)
+        try:
+            self.loadflow = make_loadflow(setup.feeder, setup.chargers, sc.grid.loadflow)
+        except UnsupportedNetworkError as error:
+            raise ScenarioError(str(sc.path or "<scenario>"), "grid.loadflow", str(error), value=sc.grid.loadflow,
+                                expected='"pandapower" for this network') from None
         battery = BatteryModel(sc.battery.model, sc.battery.transition_soc)
         self.state = SiteState(setup.chargers, setup.sessions.sessions, battery)
         self.last_grid: GridState | None = None
@@ -102,11 +119,10 @@ class Simulation:
 
     def _allocate(self, t_s: float) -> None:
         step = min(int(t_s // self.period_s), self.n_steps - 1)
-        dt_h = (self._next_tick_s(t_s) - t_s) / 3600.0
-        accept_kw = self.state.acceptance_kw(dt_h)
-        base = self.setup.base
-        base_kw = float(base.load_p_kw[step].sum() - base.sgen_p_kw[step].sum())
-        view = self.state.view(t_s, self.period_s, accept_kw, self.last_grid, base_kw)
+        accept_kw = self.state.acceptance_kw(t_s, self._next_tick_s(t_s))
+        site = self.setup.site
+        view = self.state.view(t_s, self.period_s, accept_kw, self.last_grid, float(site.base_load_kw[step]),
+                               site.constraints_at(step), site.forecast_at(step))
         self.state.apply(self.setup.strategy, view, accept_kw)
 
     def _close_tick(self, step: int) -> None:
@@ -115,8 +131,13 @@ class Simulation:
         t_s = float(self.setup.tick_s[step])
         grid = self.loadflow.solve(step, t_s, base.load_p_kw[step], base.load_q_kvar[step], base.sgen_p_kw[step], charger_p_kw)
         self.last_grid = grid
+        site = self.setup.site
+        violated, max_use = site.limit_use(step, self.setup.chargers.current_a(charger_p_kw))
         self.recorder.record_step(step, t_s, charger_p_kw, float(base.load_p_kw[step].sum()),
-                                  float(base.sgen_p_kw[step].sum()), grid)
+                                  float(base.sgen_p_kw[step].sum()), grid,
+                                  site_base_load_kw=float(site.base_load_kw[step]),
+                                  price_per_kwh=float(site.price_per_kwh[step]),
+                                  site_limit_violation=violated, site_limit_max_use_percent=max_use)
 
     def _finish(self, wall_time_s: float) -> Results:
         setup, st = self.setup, self.state
@@ -152,6 +173,8 @@ class Simulation:
             "grid": describe_grid(sc),
             "loadflow": sc.grid.loadflow,
             "battery_model": sc.battery.model,
+            "import_limit_kw": sc.site.import_limit_kw,
+            "site_limit_rows": len(setup.site.constraints.row_names),
             "buses": pd.DataFrame({
                 "bus": np.asarray(setup.feeder.bus_ids, dtype=np.int64),
                 "name": [str(n) for n in setup.feeder.bus_names],
@@ -183,9 +206,13 @@ def build_setup(scenario: Scenario, *, strategy: str | Strategy | None = None) -
     sessions = build_sessions(scenario, table, kinds, np.random.default_rng(fleet_seq))
     chosen = create(strategy) if strategy is not None else _strategy_from_scenario(scenario, file)
     n_steps = int(round(sim_spec.duration_s / sim_spec.control_period_s))
-    tick_s = np.arange(n_steps, dtype=float) * sim_spec.control_period_s
-    base = feeder.base_injections(tick_s)
-    return Setup(scenario, timebase, feeder, table, tuple(kinds), sessions, chosen, tick_s, base)
+    horizon = horizon_steps(sim_spec.control_period_s)
+    # Every tick plus one forecast horizon beyond the end, computed once; the run uses the prefix.
+    full = feeder.base_injections(np.arange(n_steps + horizon, dtype=float) * sim_spec.control_period_s)
+    site = build_site_model(scenario, feeder, table, timebase, full, horizon)
+    base = BaseInjections(full.t_s[:n_steps], full.load_p_kw[:n_steps], full.load_q_kvar[:n_steps],
+                          full.sgen_p_kw[:n_steps])
+    return Setup(scenario, timebase, feeder, table, tuple(kinds), sessions, chosen, base.t_s, base, site)
 
 
 def _strategy_from_scenario(scenario: Scenario, file: str) -> Strategy:

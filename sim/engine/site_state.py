@@ -14,7 +14,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 import core_ext
-from sim.domain import ActiveSessions, BatteryModel, ChargerTable, GridState, Session, Setpoints, SiteView
+from sim.domain import (
+    ActiveSessions,
+    BatteryModel,
+    ChargerTable,
+    Constraints,
+    Forecast,
+    GridState,
+    Session,
+    Setpoints,
+    SiteView,
+)
 from sim.errors import StrategyError
 from sim.strategies import Strategy
 
@@ -78,11 +88,17 @@ class SiteState:
         self.charger_session[self.charger_index[k]] = -1
 
     # --- control ------------------------------------------------------------------------------
-    def acceptance_kw(self, dt_h: float) -> NDArray[np.float64]:
-        """Grid-side power each plugged-in session accepts over the next ``dt_h`` hours."""
+    def acceptance_kw(self, t_s: float, next_tick_s: float) -> NDArray[np.float64]:
+        """Grid-side power each plugged-in session accepts from ``t_s`` until the next tick.
+
+        A session that leaves before the next tick may take its remaining demand over the time it
+        has left, so the interval is per session: up to the next tick or its departure.
+        """
         idx = np.asarray(self.active, dtype=np.int64)
         out = np.zeros(len(idx))
         if len(idx):
+            until_s = np.minimum(self.departure_s[idx], next_tick_s)
+            dt_h = np.ascontiguousarray(np.maximum(until_s - t_s, 1e-9) / 3600.0)
             core_ext.acceptance_kw(
                 np.ascontiguousarray(self.limit_kw[idx]),
                 np.ascontiguousarray(self.efficiency[idx]),
@@ -98,7 +114,8 @@ class SiteState:
         return out
 
     def view(self, t_s: float, period_s: float, accept_kw: NDArray[np.float64], grid: GridState | None,
-             base_load_kw: float) -> SiteView:
+             base_load_kw: float, constraints: Constraints | None = None,
+             forecast: Forecast | None = None) -> SiteView:
         idx = np.asarray(self.active, dtype=np.int64)
         ci = self.charger_index[idx]
         ch = self.chargers
@@ -112,7 +129,7 @@ class SiteState:
             energy_delivered_kwh=_ro(self.delivered_kwh[idx]),
             max_current_a=_ro(np.minimum(accept_a, ch.max_current_a[ci])),
         )
-        return SiteView(t_s, period_s, ch, sessions, grid, base_load_kw)
+        return SiteView(t_s, period_s, ch, sessions, grid, base_load_kw, constraints, forecast)
 
     def apply(self, strategy: Strategy, view: SiteView, accept_kw: NDArray[np.float64]) -> None:
         """Run the strategy and set each plugged-in session's power: offer clipped to acceptance."""

@@ -36,6 +36,9 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "vm_max_pu": ("Highest bus voltage", "p.u."),
     "minutes_voltage_violation": ("Time outside the voltage band", "min"),
     "minutes_overload": ("Time with a line or transformer overloaded", "min"),
+    "charging_cost": ("Charging energy cost (tariff)", "currency"),
+    "minutes_site_limit_violation": ("Time with a site limit broken", "min"),
+    "peak_site_import_kw": ("Peak site import (base load + charging)", "kW"),
 }
 """Readable label and unit of each KPI key."""
 

@@ -39,6 +39,9 @@ TIMESERIES_KPI_COLUMNS = (
     "vm_max_pu",
     "max_line_loading_percent",
     "max_trafo_loading_percent",
+    "site_base_load_kw",
+    "price_per_kwh",
+    "site_limit_violation",
 )
 SESSION_KPI_COLUMNS = ("energy_requested_kwh", "energy_delivered_kwh")
 
@@ -58,6 +61,9 @@ KPI_KEYS = (
     "vm_max_pu",
     "minutes_voltage_violation",
     "minutes_overload",
+    "charging_cost",
+    "minutes_site_limit_violation",
+    "peak_site_import_kw",
 )
 """The keys of ``compute_kpis`` in a stable, readable order (the report's table order)."""
 
@@ -176,6 +182,25 @@ def charging_energy_kwh(timeseries: pd.DataFrame, period_s: float) -> float:
     return float(np.sum(_values(timeseries, "charging_p_kw"))) * period_s / 3600.0
 
 
+# --- the site: tariff and limits -------------------------------------------------------------
+
+
+def charging_cost(timeseries: pd.DataFrame, period_s: float) -> float:
+    """Cost of the charging energy (currency): sum over ticks of charging kWh x the tick's price."""
+    energy_kwh = _values(timeseries, "charging_p_kw") * period_s / 3600.0
+    return float(np.sum(energy_kwh * _values(timeseries, "price_per_kwh")))
+
+
+def minutes_site_limit_violation(timeseries: pd.DataFrame, period_s: float) -> float:
+    """Minutes in which the chargers' mean currents broke a site limit, ticks x period / 60."""
+    return float(np.count_nonzero(timeseries["site_limit_violation"].to_numpy(dtype=bool))) * period_s / 60.0
+
+
+def peak_site_import_kw(timeseries: pd.DataFrame) -> float:
+    """Highest site import (site base load + charging, mean over a tick), kW."""
+    return _max(_values(timeseries, "site_base_load_kw") + _values(timeseries, "charging_p_kw"))
+
+
 # --- all together ----------------------------------------------------------------------------
 
 
@@ -218,5 +243,8 @@ def compute_kpis(
         "vm_max_pu": vm_max_pu(timeseries),
         "minutes_voltage_violation": minutes_voltage_violation(timeseries, period_s, vm_band),
         "minutes_overload": minutes_overload(timeseries, period_s),
+        "charging_cost": charging_cost(timeseries, period_s),
+        "minutes_site_limit_violation": minutes_site_limit_violation(timeseries, period_s),
+        "peak_site_import_kw": peak_site_import_kw(timeseries),
     }
     return kpis

@@ -6,13 +6,18 @@ once, at the end of the run.
 
 Row ``step`` holds the state of tick ``step``: ``t_s`` (seconds since the scenario start, the
 start of the tick), the mean grid-side power of each charger over the tick, the base load and PV
-power (both positive kW; PV is generation) and the load flow's ``GridState``. The metrics treat
-each row as one period of ``period_s`` seconds. Per-tick extremes (``vm_min_pu``, the maximum
-loadings) ignore ``nan`` elements, which pandapower reports for out-of-service buses.
+power (both positive kW; PV is generation) and the load flow's ``GridState``, and the site's
+view of the tick: ``site_base_load_kw`` (load minus generation at the site), ``price_per_kwh``
+(the tariff at the tick start), ``site_limit_violation`` (whether the tick's mean charger currents
+broke a site limit; a base load alone above the import limit counts too) and
+``site_limit_max_use_percent`` (the most used limit, % of it; ``nan`` without limits). The metrics treat each row as one period of ``period_s`` seconds. Per-tick
+extremes (``vm_min_pu``, the maximum loadings) ignore ``nan`` elements, which pandapower reports
+for out-of-service buses.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +35,7 @@ RESERVED_SUMMARY_KEYS = ("kpis", "record_period_s", "n_steps_recorded")
 """Keys ``finish`` writes into the summary itself; ``meta`` must not carry them."""
 
 _SCALAR_COLUMNS = ("base_load_kw", "pv_kw", "p_import_kw", "q_import_kvar", "losses_kw")
+_SITE_COLUMNS = ("site_base_load_kw", "price_per_kwh", "site_limit_max_use_percent")
 
 
 def _ids(name: str, ids: Sequence[Any]) -> tuple[str, ...]:
@@ -79,7 +85,8 @@ class Recorder:
         n = self.n_steps
         self._t_s = np.full(n, np.nan)
         self._charger_p_kw = np.full((n, len(self.charger_ids)), np.nan)
-        self._scalars = {k: np.full(n, np.nan) for k in _SCALAR_COLUMNS}
+        self._scalars = {k: np.full(n, np.nan) for k in _SCALAR_COLUMNS + _SITE_COLUMNS}
+        self._site_violation = np.zeros(n, dtype=bool)
         self._vm_pu = np.full((n, len(self.bus_ids)), np.nan)
         self._line_percent = np.full((n, len(self.line_ids)), np.nan)
         self._trafo_percent = np.full((n, len(self.trafo_ids)), np.nan)
@@ -97,8 +104,16 @@ class Recorder:
         base_load_kw: float,
         pv_kw: float,
         grid: GridState,
+        *,
+        site_base_load_kw: float = math.nan,
+        price_per_kwh: float = math.nan,
+        site_limit_violation: bool = False,
+        site_limit_max_use_percent: float = math.nan,
     ) -> None:
-        """Fill row ``step`` (0-based). Recording a step again overwrites it."""
+        """Fill row ``step`` (0-based). Recording a step again overwrites it.
+
+        The site values default to "unknown" (``nan``, no violation) for callers without a site.
+        """
         if not 0 <= step < self.n_steps:
             raise IndexError(f"Recorder.record_step: step {step} outside 0..{self.n_steps - 1}")
         p_kw = np.asarray(charger_p_kw, dtype=float)
@@ -114,6 +129,10 @@ class Recorder:
         scalars["p_import_kw"][step] = grid.p_import_kw
         scalars["q_import_kvar"][step] = grid.q_import_kvar
         scalars["losses_kw"][step] = grid.losses_kw
+        scalars["site_base_load_kw"][step] = site_base_load_kw
+        scalars["price_per_kwh"][step] = price_per_kwh
+        scalars["site_limit_max_use_percent"][step] = site_limit_max_use_percent
+        self._site_violation[step] = bool(site_limit_violation)
         self._vm_pu[step] = grid.vm_pu
         self._line_percent[step] = grid.line_loading_percent
         self._trafo_percent[step] = grid.trafo_loading_percent
@@ -148,6 +167,10 @@ class Recorder:
         columns["vm_max_pu"] = _row_reduce(self._vm_pu[:n], np.fmax, np.nan)
         columns["max_line_loading_percent"] = _row_reduce(self._line_percent[:n], np.fmax, 0.0)
         columns["max_trafo_loading_percent"] = _row_reduce(self._trafo_percent[:n], np.fmax, 0.0)
+        columns["site_base_load_kw"] = self._scalars["site_base_load_kw"][:n]
+        columns["price_per_kwh"] = self._scalars["price_per_kwh"][:n]
+        columns["site_limit_violation"] = self._site_violation[:n]
+        columns["site_limit_max_use_percent"] = self._scalars["site_limit_max_use_percent"][:n]
         for j, charger_id in enumerate(self.charger_ids):
             columns[CHARGER_COLUMN_PREFIX + charger_id] = p_kw[:, j]
         return pd.DataFrame(columns)

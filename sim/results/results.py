@@ -41,6 +41,10 @@ TIMESERIES_COLUMNS = (
     "vm_max_pu",
     "max_line_loading_percent",
     "max_trafo_loading_percent",
+    "site_base_load_kw",
+    "price_per_kwh",
+    "site_limit_violation",
+    "site_limit_max_use_percent",
 )
 CHARGER_COLUMN_PREFIX = "p_kw:"
 SESSION_COLUMNS = (

@@ -3,7 +3,8 @@
 An entry is either an explicit charger (``id`` + ``bus``) or a placement rule (``place``, with
 ``share`` for ``per_load_bus`` or ``count`` for ``random_load_buses``, and ``id_prefix``); mixing
 the two is an error. Both share the electrical keys ``phases``, ``phase``, ``max_current_a``,
-``min_current_a``, ``efficiency`` and ``kind``. Whether a bus exists is checked later by the grid
+``min_current_a``, ``efficiency``, ``kind`` and the optional discrete currents (``current_step_a``
+or ``allowed_current_a``, not both). Whether a bus exists is checked later by the grid
 room; here ids (and rule id prefixes) must be unique across the file.
 """
 
@@ -12,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from sim.domain.chargers import PHASES_1
+from sim.errors import ScenarioError
 from sim.scenario._keys import CHARGER_EXPLICIT_KEYS, CHARGER_KEYS, CHARGER_RULE_KEYS
-from sim.scenario._reader import Table, as_table
+from sim.scenario._reader import Table, as_number, as_table
 from sim.scenario.schema import CHARGER_KINDS, PLACEMENT_RULES, ChargerSpec
 
 MAX_CURRENT_LIMIT_A = 80.0
@@ -95,7 +97,41 @@ def _electrical(t: Table) -> dict[str, Any]:
         "min_current_a": min_a,
         "efficiency": t.number("efficiency", 0.95, lo=0.0, lo_open=True, hi=1.0),
         "kind": t.string("kind", "home", choices=CHARGER_KINDS),
+        **_discrete_currents(t, min_a, max_a),
     }
+
+
+def _discrete_currents(t: Table, min_a: float, max_a: float) -> dict[str, Any]:
+    """``current_step_a`` (in [0, max_current_a], 0 = continuous) or ``allowed_current_a``.
+
+    The allowed set is stored sorted and without 0 (0 A is always allowed); every other value must
+    lie within [min_current_a, max_current_a], since a charger cannot use a current outside it.
+    """
+    if t.has("current_step_a") and t.has("allowed_current_a"):
+        raise t.error("allowed_current_a", "not together with current_step_a",
+                      value=t.data["allowed_current_a"],
+                      expected="either current_step_a (a step) or allowed_current_a (a finite set)")
+    if not t.has("allowed_current_a"):
+        return {"current_step_a": t.number("current_step_a", 0.0, lo=0.0, hi=max_a)}
+    items = t.array("allowed_current_a", required=True) or []
+    if not items:
+        raise t.error("allowed_current_a", "needs at least one current", value=items,
+                      expected="an array of currents in A, or no key for continuous currents")
+    seen: set[float] = set()
+    for i, item in enumerate(items):
+        key = f"{t.key('allowed_current_a')}[{i}]"
+        value = as_number(t.file, key, item, lo=0.0, hi=max_a)
+        if 0.0 < value < min_a:
+            raise ScenarioError(t.file, key, f"below min_current_a ({min_a:g} A)", value=item,
+                                expected=f"0 or a current in [{min_a:g}, {max_a:g}]")
+        if value in seen:
+            raise ScenarioError(t.file, key, "listed twice", value=item, expected="each current once")
+        seen.add(value)
+    allowed = tuple(sorted(v for v in seen if v > 0.0))
+    if not allowed:
+        raise t.error("allowed_current_a", "has no current above 0 A (the charger could never charge)",
+                      value=items, expected=f"at least one current in [{min_a:g}, {max_a:g}]")
+    return {"current_step_a": 0.0, "allowed_current_a": allowed}
 
 
 def _check_unique(t: Table, spec: ChargerSpec, owners: dict[tuple[str, str], str]) -> None:

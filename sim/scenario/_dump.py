@@ -20,7 +20,10 @@ from sim.scenario.schema import (
     FleetSpec,
     GridSpec,
     KindProfile,
+    LimitSpec,
     Scenario,
+    SiteSpec,
+    TariffSpec,
 )
 
 
@@ -37,10 +40,14 @@ def scenario_to_dict(scenario: Scenario, base_dir: Path) -> dict[str, Any]:
         "seed": sim.seed,
     }
     out["grid"] = _grid(scenario.grid, base_dir)
+    site = _site(scenario.site)
+    if site:
+        out["site"] = site
     out["chargers"] = [_charger(c) for c in scenario.chargers]
     out["fleet"] = _fleet(scenario.fleet, base_dir)
     out["battery"] = _battery(scenario.battery)
     out["strategy"] = {"name": scenario.strategy.name, **scenario.strategy.params}
+    out["tariff"] = _tariff(scenario.tariff)
     return out
 
 
@@ -85,6 +92,45 @@ def _charger(spec: ChargerSpec) -> dict[str, Any]:
         out["phase"] = spec.phase
     out.update(max_current_a=_number(spec.max_current_a), min_current_a=_number(spec.min_current_a),
                efficiency=_number(spec.efficiency), kind=spec.kind)
+    if spec.allowed_current_a:
+        out["allowed_current_a"] = [_number(a) for a in spec.allowed_current_a]
+    else:
+        out["current_step_a"] = _number(spec.current_step_a)
+    return out
+
+
+def _site(site: SiteSpec) -> dict[str, Any]:
+    """The ``[site]`` table; empty (and then left out) for the default site."""
+    out: dict[str, Any] = {}
+    if site.import_limit_kw is not None:
+        out["import_limit_kw"] = _number(site.import_limit_kw)
+    if site.buses is not None:
+        out["buses"] = list(site.buses)
+    if site.limits:
+        out["limits"] = [_limit(node) for node in site.limits]
+    return out
+
+
+def _limit(node: LimitSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": node.node_id}
+    if node.parent is not None:
+        out["parent"] = node.parent
+    if node.max_current_a is not None:
+        out["max_current_a"] = _number(node.max_current_a)
+    if node.max_kva is not None:
+        out["max_kva"] = _number(node.max_kva)
+    if node.chargers:
+        out["chargers"] = list(node.chargers)
+    if node.charger_prefix is not None:
+        out["charger_prefix"] = node.charger_prefix
+    return out
+
+
+def _tariff(tariff: TariffSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"price_per_kwh": _number(tariff.price_per_kwh)}
+    if tariff.periods:
+        out["periods"] = [{"start_h": _number(p.start_h), "end_h": _number(p.end_h),
+                           "price_per_kwh": _number(p.price_per_kwh), "days": p.days} for p in tariff.periods]
     return out
 
 

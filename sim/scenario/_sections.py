@@ -26,6 +26,7 @@ from sim.scenario._keys import (
     SIMULATION_KEYS,
 )
 from sim.scenario._reader import Table, as_string, type_name
+from sim.scenario._site import build_site, build_tariff
 from sim.scenario._time import parse_duration, parse_start
 from sim.scenario.schema import (
     BASE_LOAD_PROFILES,
@@ -72,6 +73,7 @@ def build_scenario(data: Any, file: str, path: Path | None) -> Scenario:
     base_dir = path.parent if path is not None else Path.cwd()
     simulation = _simulation(_required(root, "simulation"))
     grid = _grid(_required(root, "grid"), base_dir)
+    site = build_site(root)
     chargers = build_chargers(root)
     fleet = _fleet(_required(root, "fleet"), base_dir)
     battery_t = root.table("battery", required=False)
@@ -86,6 +88,8 @@ def build_scenario(data: Any, file: str, path: Path | None) -> Scenario:
         battery=_battery(battery_t) if battery_t is not None else BatterySpec(),
         strategy=_strategy(strategy_t) if strategy_t is not None else StrategySpec(),
         description=root.string("description", "", allow_empty=True),
+        site=site,
+        tariff=build_tariff(root),
         raw=copy.deepcopy(data),
     )
 
@@ -134,7 +138,7 @@ def _grid(t: Table, base_dir: Path) -> GridSpec:
         **source,
         base_load=_base_load(t.table("base_load", required=False), is_simbench="simbench" in source),
         pv=_pv(pv_t) if pv_t is not None else None,
-        loadflow=t.string("loadflow", "pandapower", choices=LOADFLOW_SOLVERS),
+        loadflow=t.string("loadflow", "fast", choices=LOADFLOW_SOLVERS),
     )
 
 

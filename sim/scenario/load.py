@@ -44,6 +44,11 @@ The scenario file format, every key (``*`` marks required keys and tables)::
     min_current_a = 6             # in [0, max_current_a], default min(6, max_current_a)
     efficiency = 0.95             # in (0, 1], default 0.95
     kind = "home"                 # home | work | public, default home
+    current_step_a = 0.1          # in [0, max_current_a], default 0 (continuous): currents in
+                                  #   multiples of this (0.1 for OCPP 1.6)
+    allowed_current_a = [8, 16]   # or a finite set (not with current_step_a): non-empty, each 0 or
+                                  #   in [min_current_a, max_current_a], no repeats; stored sorted,
+                                  #   without 0 (0 A is always allowed)
 
     [fleet]                       # * required (may be empty)
     source = "generate"           # generate | csv | acn, default generate
@@ -69,6 +74,34 @@ The scenario file format, every key (``*`` marks required keys and tables)::
     [strategy]                    # optional
     name = "uncontrolled"         # schema.STRATEGY_NAMES, default uncontrolled
     # every other key is a parameter of the strategy (StrategySpec.params), checked by the strategy
+
+    [site]                        # optional: the site the chargers belong to
+    import_limit_kw = 150         # > 0, optional: base load + charging at the site stays below it
+                                  #   (a constraint row whose limit is this minus the base load)
+    buses = [36, 40]              # optional, non-empty, integers >= 0, no repeats: the buses whose
+                                  #   loads and generation form the site's base load (checked
+                                  #   against the grid at set-up); default the whole feeder
+    [[site.limits]]               # optional, the limits tree (site fuse > sub-circuits > ...):
+    id = "main"                   # * non-empty, unique across [[site.limits]]
+    parent = "main"               # the id of another node; absent for exactly one node (the root);
+                                  #   no cycles
+    max_current_a = 250           # > 0, A per phase; at least one of max_current_a / max_kva
+    max_kva = 160                 # > 0
+    chargers = ["office-01"]      # charger ids wired directly below this node (each id under one
+                                  #   node only); chargers under no node belong to the root
+    charger_prefix = "home"       # non-empty: adds every charger whose id starts with it
+                                  # ids and prefixes must name placed chargers, and a prefix must
+                                  #   not pull a charger under a second node: checked at set-up
+
+    [tariff]                      # optional; default a flat 0.30 per kWh
+    price_per_kwh = 0.30          # finite number (currency per kWh; may be negative), default 0.30:
+                                  #   the price wherever no period applies
+    [[tariff.periods]]            # optional time-of-use periods, local wall-clock time, every day:
+    start_h = 0                   # * in [0, 24)
+    end_h = 7                     # * in (0, 24], > start_h (a period over midnight is two periods)
+    price_per_kwh = 0.18          # * finite number
+    days = "all"                  # all | weekdays (Mon-Fri) | weekend (Sat, Sun), default all;
+                                  #   periods must not overlap on any day
 
 Every unknown key is an error naming it and the valid keys of its level (with a "did you mean"
 for near misses); so are wrong types (booleans are not numbers), out-of-range values and missing

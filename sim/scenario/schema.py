@@ -17,8 +17,16 @@ BASE_LOAD_PROFILES = ("household", "simbench", "none")
 PLACEMENT_RULES = ("per_load_bus", "random_load_buses")
 FLEET_SOURCES = ("generate", "csv", "acn")
 SESSION_ASSIGN = ("by_id", "in_order")
-LOADFLOW_SOLVERS = ("pandapower",)
+LOADFLOW_SOLVERS = ("pandapower", "fast")
 CHARGER_KINDS = ("home", "work", "public")
+TARIFF_DAYS = ("all", "weekdays", "weekend")
+# The days of the week (Monday = 0) each ``TariffPeriod.days`` value covers.
+TARIFF_DAYS_OF_WEEK: dict[str, frozenset[int]] = {
+    "all": frozenset(range(7)),
+    "weekdays": frozenset(range(5)),
+    "weekend": frozenset((5, 6)),
+}
+DEFAULT_PRICE_PER_KWH = 0.30
 NETWORK_NAMES = (
     "cigre_lv",
     "ieee_european_lv",
@@ -32,7 +40,7 @@ NETWORK_NAMES = (
 )
 # The strategy registry (sim.strategies) is the source of truth; this is the list the loader
 # checks names against until the registry feeds it (kept equal by a test).
-STRATEGY_NAMES = ("uncontrolled",)
+STRATEGY_NAMES = ("uncontrolled", "equal_share", "fcfs", "edf", "llf", "peak_shaving", "price_aware", "pv_surplus", "mpc")
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ class GridSpec:
     file: Path | None = None
     base_load: BaseLoadSpec = field(default_factory=BaseLoadSpec)
     pv: PvSpec | None = None
-    loadflow: str = "pandapower"
+    loadflow: str = "fast"  # "fast": fixed-point on pandapower's Ybus; "pandapower": runpp every tick
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,55 @@ class ChargerSpec:
     min_current_a: float = 6.0
     efficiency: float = 0.95
     kind: str = "home"
+    current_step_a: float = 0.0  # currents in multiples of this; 0 = continuous
+    allowed_current_a: tuple[float, ...] = ()  # a finite set (sorted, without 0); 0 A is always allowed
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    """One node of the site's limits tree (``[[site.limits]]``).
+
+    ``parent`` is ``None`` for the one root. ``chargers`` are charger ids wired directly below
+    this node; ``charger_prefix`` adds every charger whose id starts with it (expanded by the
+    engine once the chargers are placed). A charger under no node belongs to the root.
+    """
+
+    node_id: str
+    parent: str | None = None
+    max_current_a: float | None = None  # per phase
+    max_kva: float | None = None
+    chargers: tuple[str, ...] = ()
+    charger_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """The site the chargers belong to: its import limit, its base-load buses, its limits tree.
+
+    ``buses`` is ``None`` for the whole feeder (the base load the transformer sees).
+    """
+
+    import_limit_kw: float | None = None  # base load + charging
+    buses: tuple[int, ...] | None = None
+    limits: tuple[LimitSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class TariffPeriod:
+    """A time-of-use period: local hours ``[start_h, end_h)`` on ``days`` (all | weekdays | weekend)."""
+
+    start_h: float
+    end_h: float
+    price_per_kwh: float
+    days: str = "all"
+
+
+@dataclass(frozen=True)
+class TariffSpec:
+    """Energy price (currency per kWh): ``price_per_kwh`` wherever no period applies."""
+
+    price_per_kwh: float = DEFAULT_PRICE_PER_KWH
+    periods: tuple[TariffPeriod, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +207,8 @@ class Scenario:
     battery: BatterySpec
     strategy: StrategySpec
     description: str = ""
+    site: SiteSpec = field(default_factory=SiteSpec)
+    tariff: TariffSpec = field(default_factory=TariffSpec)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

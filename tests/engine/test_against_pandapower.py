@@ -73,3 +73,18 @@ def test_default_scenario_day_equals_runpp() -> None:
     net = _reference_vm(reference_net, setup.base, step, setup.chargers.bus, ts.loc[step, charger_cols].to_numpy(float))
     vm_ref = net.res_bus.vm_pu.reindex([int(c) for c in results.bus_vm_pu.columns]).to_numpy(float)
     np.testing.assert_allclose(results.bus_vm_pu.iloc[step].to_numpy(float), vm_ref, atol=1e-6, rtol=0)
+
+
+def test_fast_and_pandapower_solvers_agree_end_to_end() -> None:
+    """The default fast path and `loadflow = "pandapower"` give the same run to 1e-8 pu."""
+    data = small_scenario_dict()
+    runs = {}
+    for solver in ("fast", "pandapower"):
+        data["grid"] = {**data["grid"], "loadflow": solver}
+        runs[solver] = Simulation(build_setup(scenario_from_dict(data))).run()
+    fast, reference = runs["fast"], runs["pandapower"]
+    assert fast.summary["loadflow"] == "fast" and reference.summary["loadflow"] == "pandapower"
+    np.testing.assert_allclose(fast.bus_vm_pu.to_numpy(float), reference.bus_vm_pu.to_numpy(float), atol=1e-8, rtol=0)
+    np.testing.assert_allclose(fast.line_loading_percent.to_numpy(float),
+                               reference.line_loading_percent.to_numpy(float), atol=1e-6, rtol=0)
+    assert fast.summary["kpis"]["energy_delivered_kwh"] == reference.summary["kpis"]["energy_delivered_kwh"]

@@ -24,6 +24,9 @@ def _timeseries(**overrides: list[float]) -> pd.DataFrame:
         "vm_max_pu": [1.00, 1.00, 1.00, 1.11],
         "max_line_loading_percent": [10.0, 50.0, 101.0, 30.0],
         "max_trafo_loading_percent": [20.0, 60.0, 90.0, 100.0],
+        "site_base_load_kw": [3.0, 4.0, 2.0, -5.0],
+        "price_per_kwh": [0.2, 0.2, 0.4, 0.1],
+        "site_limit_violation": [False, False, True, False],
     }
     columns.update(overrides)
     return pd.DataFrame(columns)
@@ -100,12 +103,30 @@ def test_no_buses_gives_nan_voltages_and_no_violation() -> None:
     assert m.minutes_voltage_violation(ts, PERIOD_S) == 0.0
 
 
+def test_site_kpis_by_hand() -> None:
+    ts = _timeseries()
+    # charging kWh per tick: 0, 2.5, 5, 2.5 at 0.2, 0.2, 0.4, 0.1 per kWh
+    assert m.charging_cost(ts, PERIOD_S) == pytest.approx(0.0 + 0.5 + 2.0 + 0.25)
+    assert m.minutes_site_limit_violation(ts, PERIOD_S) == pytest.approx(15.0)
+    # site import: 3, 14, 22, 5 kW
+    assert m.peak_site_import_kw(ts) == pytest.approx(22.0)
+
+
+def test_site_kpis_without_a_recorded_tariff_are_nan_not_zero() -> None:
+    ts = _timeseries(price_per_kwh=[math.nan] * 4, site_base_load_kw=[math.nan] * 4)
+    assert math.isnan(m.charging_cost(ts, PERIOD_S))
+    assert math.isnan(m.peak_site_import_kw(ts))
+
+
 def test_compute_kpis_has_exactly_the_documented_keys() -> None:
     kpis = compute_kpis(_timeseries(), _sessions([10.0], [7.5]), PERIOD_S)
     assert tuple(kpis) == KPI_KEYS
     assert kpis["energy_unmet_kwh"] == pytest.approx(2.5)
     assert kpis["minutes_voltage_violation"] == pytest.approx(30.0)
     assert kpis["n_sessions"] == 1
+    assert kpis["charging_cost"] == pytest.approx(2.75)
+    assert kpis["minutes_site_limit_violation"] == pytest.approx(15.0)
+    assert kpis["peak_site_import_kw"] == pytest.approx(22.0)
     assert all(isinstance(v, int | float) for v in kpis.values())
 
 
@@ -115,7 +136,8 @@ def test_compute_kpis_on_empty_frames() -> None:
     assert kpis["charging_energy_kwh"] == 0.0
     assert kpis["minutes_overload"] == 0.0
     assert kpis["share_sessions_fully_served"] == 1.0
-    for key in ("peak_charging_kw", "peak_import_kw", "vm_min_pu", "max_trafo_loading_percent"):
+    assert kpis["charging_cost"] == 0.0 and kpis["minutes_site_limit_violation"] == 0.0
+    for key in ("peak_charging_kw", "peak_import_kw", "vm_min_pu", "max_trafo_loading_percent", "peak_site_import_kw"):
         assert math.isnan(kpis[key]), key
 
 

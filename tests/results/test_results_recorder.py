@@ -83,7 +83,9 @@ def _filled(n_steps: int = 4, seed: int = 3) -> tuple[Recorder, list[GridState],
     grids, powers = [], rng.uniform(0.0, 11.0, (n_steps, len(CHARGERS)))
     for step in range(n_steps):
         grids.append(_grid(step, rng))
-        rec.record_step(step, step * PERIOD_S, powers[step], 20.0 + step, 5.0, grids[step])
+        rec.record_step(step, step * PERIOD_S, powers[step], 20.0 + step, 5.0, grids[step],
+                        site_base_load_kw=15.0 + step, price_per_kwh=0.25 if step < 2 else 0.1,
+                        site_limit_violation=step == 3, site_limit_max_use_percent=50.0 + 20.0 * step)
     return rec, grids, powers
 
 
@@ -108,6 +110,35 @@ def test_finish_builds_the_documented_frames() -> None:
     assert list(res.buses["bus_id"]) == ["10", "11", "12", "13", "14"]
     assert res.buses["distance_km"].iloc[-1] == 0.45
     assert res.charger_ids == CHARGERS
+
+
+def test_site_columns_and_their_kpis() -> None:
+    rec, _, powers = _filled()
+    res = rec.finish(_sessions(), _meta())
+    ts = res.timeseries
+    np.testing.assert_allclose(ts["site_base_load_kw"], [15.0, 16.0, 17.0, 18.0])
+    np.testing.assert_allclose(ts["price_per_kwh"], [0.25, 0.25, 0.1, 0.1])
+    assert ts["site_limit_violation"].dtype == bool
+    assert list(ts["site_limit_violation"]) == [False, False, False, True]
+    np.testing.assert_allclose(ts["site_limit_max_use_percent"], [50.0, 70.0, 90.0, 110.0])
+    kpis = res.summary["kpis"]
+    energy_kwh = powers.sum(axis=1) * PERIOD_S / 3600.0
+    assert kpis["charging_cost"] == pytest.approx(float(energy_kwh @ np.array([0.25, 0.25, 0.1, 0.1])))
+    assert kpis["minutes_site_limit_violation"] == pytest.approx(PERIOD_S / 60.0)
+    assert kpis["peak_site_import_kw"] == pytest.approx(float(np.max(powers.sum(axis=1) + [15, 16, 17, 18])))
+
+
+def test_site_columns_default_to_unknown() -> None:
+    rec = _recorder(2)
+    rng = np.random.default_rng(0)
+    for step in range(2):
+        rec.record_step(step, step * PERIOD_S, np.ones(3), 1.0, 0.0, _grid(step, rng))
+    res = rec.finish(None, {})
+    assert res.timeseries["price_per_kwh"].isna().all()
+    assert res.timeseries["site_limit_max_use_percent"].isna().all()
+    assert not res.timeseries["site_limit_violation"].any()
+    assert res.summary["kpis"]["charging_cost"] is None  # nan -> null: no tariff, no cost
+    assert res.summary["kpis"]["minutes_site_limit_violation"] == 0.0
 
 
 def test_summary_is_meta_plus_kpis_and_json_ready() -> None:

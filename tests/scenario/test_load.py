@@ -72,7 +72,7 @@ def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
     assert sc.simulation.seed == 0
     assert sc.grid.network == "cigre_lv" and sc.grid.simbench is None and sc.grid.file is None
     assert (sc.grid.base_load.profile, sc.grid.base_load.scale) == ("household", 1.0)
-    assert sc.grid.pv is None and sc.grid.loadflow == "pandapower"
+    assert sc.grid.pv is None and sc.grid.loadflow == "fast"
     (cp,) = sc.chargers
     assert (cp.charger_id, cp.bus, cp.place, cp.phases, cp.phase) == ("cp1", 3, None, 3, "L1L2L3")
     assert (cp.max_current_a, cp.min_current_a, cp.efficiency, cp.kind) == (16.0, 6.0, 0.95, "home")
@@ -412,6 +412,13 @@ def _charger(draw: st.DrawFn, index: int) -> dict[str, Any]:
         "kind": st.sampled_from(["home", "work", "public"]),
     }))
     common.update(phases=phases, max_current_a=max_a)
+    steps = draw(st.sampled_from(["none", "step", "set"]))
+    if steps == "step":
+        common["current_step_a"] = draw(st.floats(0.0, max_a, allow_nan=False))
+    elif steps == "set":
+        min_a = common.get("min_current_a", min(6.0, max_a))
+        common["allowed_current_a"] = draw(st.lists(st.floats(min_a, max_a, allow_nan=False).filter(lambda a: a > 0),
+                                                    min_size=1, max_size=4, unique=True))
     kind = draw(st.sampled_from(["explicit", "per_load_bus", "random_load_buses"]))
     if kind == "explicit":
         return {"id": f"cp{index}", "bus": draw(st.integers(0, 500)), **common}
@@ -457,7 +464,44 @@ def scenario_dicts(draw: st.DrawFn) -> dict[str, Any]:
             "default_capacity_kwh": _positive}))
     if draw(st.booleans()):
         data["strategy"] = {"name": "uncontrolled", **draw(_params)}
+    if draw(st.booleans()):
+        data["site"] = draw(_site())
+    if draw(st.booleans()):
+        data["tariff"] = draw(_tariff())
     return data
+
+
+@st.composite
+def _site(draw: st.DrawFn) -> dict[str, Any]:
+    site: dict[str, Any] = draw(st.fixed_dictionaries({}, optional={
+        "import_limit_kw": _positive, "buses": st.lists(st.integers(0, 500), min_size=1, max_size=4, unique=True)}))
+    n_nodes = draw(st.integers(0, 4))
+    limits = []
+    for k in range(n_nodes):  # node k hangs below a random earlier node: always a tree
+        node: dict[str, Any] = {"id": f"n{k}"}
+        if k:
+            node["parent"] = f"n{draw(st.integers(0, k - 1))}"
+        node.update(draw(st.fixed_dictionaries({}, optional={"max_kva": _positive, "charger_prefix": st.just(f"p{k}"),
+                                                             "chargers": st.just([f"cp{k}"])})))
+        if "max_kva" not in node or draw(st.booleans()):
+            node["max_current_a"] = draw(_positive)
+        limits.append(node)
+    if limits:
+        site["limits"] = limits
+    return site
+
+
+@st.composite
+def _tariff(draw: st.DrawFn) -> dict[str, Any]:
+    tariff: dict[str, Any] = draw(st.fixed_dictionaries(
+        {}, optional={"price_per_kwh": st.floats(-1, 2, allow_nan=False)}))
+    edges = sorted(draw(st.lists(st.floats(0, 24, allow_nan=False), min_size=0, max_size=6, unique=True)))
+    periods = [{"start_h": a, "end_h": b, "price_per_kwh": draw(st.floats(0, 1, allow_nan=False)),
+                "days": draw(st.sampled_from(["all", "weekdays", "weekend"]))}
+               for a, b in zip(edges[::2], edges[1::2], strict=False) if b > a and a < 24]
+    if periods or draw(st.booleans()):
+        tariff["periods"] = periods
+    return tariff
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
