@@ -1,6 +1,6 @@
 """Strategies by name: the built-in dict plus the ``feedertwin.strategies`` entry-point group.
 
-A plug point takes a name or an object: ``create("uncontrolled")`` or ``create(MyStrategy())``.
+A plug point takes a name or an object: ``create("edf")`` or ``create(MyStrategy())``.
 Third-party packages register a class with a ``from_params(params)`` classmethod under the entry-point
 group ``feedertwin.strategies``; nothing registers itself as a side effect of import.
 """
@@ -13,12 +13,26 @@ from typing import Any
 
 from sim.errors import StrategyError
 from sim.strategies.base import Strategy
+from sim.strategies.equal_share import EqualShare
+from sim.strategies.mpc import Mpc
+from sim.strategies.peak_shaving import PeakShaving
+from sim.strategies.price_aware import PriceAware
+from sim.strategies.pv_surplus import PvSurplus
+from sim.strategies.sorted_family import EarliestDeadlineFirst, FirstComeFirstServed, LeastLaxityFirst
 from sim.strategies.uncontrolled import Uncontrolled
 
 ENTRY_POINT_GROUP = "feedertwin.strategies"
 
 BUILTIN: dict[str, Any] = {
     "uncontrolled": Uncontrolled,
+    "equal_share": EqualShare,
+    "fcfs": FirstComeFirstServed,
+    "edf": EarliestDeadlineFirst,
+    "llf": LeastLaxityFirst,
+    "peak_shaving": PeakShaving,
+    "price_aware": PriceAware,
+    "pv_surplus": PvSurplus,
+    "mpc": Mpc,
 }
 
 

@@ -1,0 +1,35 @@
+"""``equal_share``: max-min fair sharing of every limit (water-filling).
+
+All plugged-in sessions rise together; a session stops when it reaches what its vehicle takes or
+when a limit it touches is full, and the others keep rising. The result is max-min fair: no session
+could get more without taking from one that has less. When the chargers' minimum currents do not all
+fit, the sessions that arrived last are paused (0 A) rather than break a limit.
+
+Use it when every driver should be treated alike and nothing is known about departures; it is the
+continuous form of acnportal's round robin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from sim.domain import Setpoints, SiteView
+from sim.strategies.allocate import allocate
+from sim.strategies.base import reject_unknown_params
+from sim.strategies.orders import arrival_order
+
+
+class EqualShare:
+    name: ClassVar[str] = "equal_share"
+    PARAMS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> EqualShare:
+        reject_unknown_params(cls.name, params, cls.PARAMS)
+        return cls()
+
+    def compute(self, view: SiteView) -> Setpoints:
+        if len(view.sessions) == 0:
+            return Setpoints.zeros(len(view.chargers))
+        return allocate(view, arrival_order(view), "waterfill")
