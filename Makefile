@@ -12,7 +12,7 @@ export MKL_NUM_THREADS ?= 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py core_ext/_sched.pyx
+$(STAMP): pyproject.toml setup.py core_ext/_sched.pyx core_ext/_pf.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -34,8 +34,11 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# The benchmark environment adds acnportal (the reference for the classic algorithms); it is not a
+# runtime dependency.
 bench: install
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build core_ext/_sched.c core_ext/*.so *.egg-info out
+	rm -rf $(VENV) build core_ext/_sched.c core_ext/_pf.c core_ext/*.so *.egg-info out

@@ -30,9 +30,9 @@ def _median_ms(fn, repeats: int) -> float:
     return float(np.median(times) * 1000.0)
 
 
-def bench_loadflow(repeats: int = 60) -> None:
+def bench_loadflow_engine(repeats: int = 60) -> None:
     """The engine's warm-started, recycled runpp against a plain runpp on the same injections."""
-    scenario = load_scenario(default_scenario_path(), ["simulation.duration=1d"])
+    scenario = load_scenario(default_scenario_path(), ["simulation.duration=1d", "grid.loadflow=pandapower"])
     setup = build_setup(scenario)
     plain_net = copy.deepcopy(setup.feeder.net)
     sim = Simulation(setup)
@@ -80,10 +80,50 @@ def bench_default_run() -> None:
           f"{t_total:.1f} s end to end (set-up {t_setup:.1f} s, {1000 * (t_total - t_setup) / n:.2f} ms per tick)")
 
 
+def bench_month_edf() -> None:
+    """Issue 3: one simulated month of a 54-charger site (~950 sessions) under edf, end to end."""
+    from sim.scenario import scenario_from_dict
+
+    data = {
+        "name": "month-54",
+        "simulation": {"start": "2026-03-02T00:00:00+01:00", "duration": "30d", "control_period_s": 300, "seed": 54},
+        "grid": {"network": "cigre_lv"},
+        "chargers": [{"place": "random_load_buses", "count": 54, "max_current_a": 32, "kind": "work"}],
+        "fleet": {"source": "generate", "kinds": {"work": {"sessions_per_day": 0.75}}},
+        "site": {"limits": [{"id": "main", "max_current_a": 400}]},
+        "strategy": {"name": "edf"},
+    }
+    t0 = time.perf_counter()
+    setup = build_setup(scenario_from_dict(data))
+    t_setup = time.perf_counter() - t0
+    results = Simulation(setup).run()
+    total = time.perf_counter() - t0
+    print(f"one month, 54 chargers, {results.summary['n_sessions']} sessions, edf, {results.summary['n_steps']} ticks "
+          f"with AC load flow ({results.summary['loadflow']}): {total:.2f} s end to end "
+          f"(set-up {t_setup:.2f} s; target under 1.5 s)")
+
+
 def main() -> None:
+    import acnportal_agreement
+    import bench_core
+    import bench_loadflow
+    import bench_mpc
+    import bench_strategies
+
     print(f"core_ext backend: {core_ext.BACKEND}; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
-    bench_loadflow()
-    bench_default_run()
+    sections = [
+        ("engine load flow per tick (pandapower path)", bench_loadflow_engine),
+        ("default scenario end to end", bench_default_run),
+        ("scheduling core: compiled vs twin", bench_core.main),
+        ("strategies: time per scheduling call", bench_strategies.main),
+        ("mpc: one solve", bench_mpc.main),
+        ("one month under edf", bench_month_edf),
+        ("fast load flow: a year on the IEEE European LV feeder", bench_loadflow.main),
+        ("agreement with acnportal", acnportal_agreement.main),
+    ]
+    for title, fn in sections:
+        print(f"\n== {title} ==", flush=True)
+        fn()
 
 
 if __name__ == "__main__":

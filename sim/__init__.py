@@ -25,6 +25,8 @@ _EXPORTS = {
     "save_scenario": "sim.scenario",
     "Scenario": "sim.scenario",
     "simulate": "sim.engine",
+    "compare": "sim.study",
+    "Comparison": "sim.study",
     "Simulation": "sim.engine",
     "Results": "sim.results",
     "load_results": "sim.results",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim import __version__
-from sim.errors import FeedertwinError
+from sim.errors import FeedertwinError, StrategyError
 
 EXIT_USER_ERROR = 2
 
@@ -34,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="override a scenario key, e.g. --set simulation.duration=2d (repeatable)")
     run.add_argument("--no-report", action="store_true", help="write data files only, no report.html")
     run.add_argument("--quiet", action="store_true", help="no progress bar, only the result paths")
+
+    cmp_ = sub.add_parser("compare", help="run several strategies on identical sessions and feeder")
+    cmp_.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
+    cmp_.add_argument("--strategies", required=True, metavar="A,B,...",
+                      help="comma-separated strategy names, e.g. uncontrolled,equal_share,edf")
+    cmp_.add_argument("--out", metavar="DIR", help="output directory (default: out/<scenario name>-compare/)")
+    cmp_.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides")
 
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("files", nargs="+", metavar="FILE")
@@ -73,6 +80,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim.report.compare import save_comparison_figure
+    from sim.scenario import default_scenario_path, load_scenario
+    from sim.strategies import available
+    from sim.study import compare
+
+    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
+    known = available()
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise StrategyError(f"--strategies: unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; "
+                            f"available: {', '.join(sorted(known))}")
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    scenario = load_scenario(path, args.overrides)
+    out_dir = Path(args.out) if args.out else Path("out") / f"{scenario.name}-compare"
+    print(f"feedertwin {__version__}: comparing {', '.join(names)} on '{scenario.name}'", flush=True)
+    result = compare(scenario, names, on_start=lambda name: print(f"  running {name} ...", flush=True))
+    result.save(out_dir)
+    figure = save_comparison_figure(result.table, out_dir / "comparison.png")
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(result.table.round(3).to_string())
+    print(f"table:   {(out_dir / 'comparison.csv').resolve()}")
+    print(f"figure:  {figure.resolve()}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
@@ -90,7 +125,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"run": _cmd_run, "validate": _cmd_validate}
+    commands = {"run": _cmd_run, "compare": _cmd_compare, "validate": _cmd_validate}
     try:
         return commands[args.command](args)
     except FeedertwinError as error:

@@ -47,6 +47,9 @@ class Forecast:
 
     In simulation these are the scenario's own values (a perfect forecast); in live mode a
     persistence forecast. ``price_per_kwh`` is the energy price (currency per kWh) of the tariff.
+    ``base_load_kw`` is the site's non-charging import (load minus generation, as
+    ``SiteView.base_load_kw``, so ``base_load_kw[0]`` is the value now); ``pv_kw`` is the site's
+    generation (positive), so the gross load is ``base_load_kw + pv_kw``.
     """
 
     step_s: float
