@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import core_ext
-from sim.domain import Constraints, Setpoints, SiteView
+from sim.domain import Setpoints, SiteView
 from sim.strategies.currents import allowed_sets, offer_at_least
 
 F64 = NDArray[np.float64]
@@ -79,23 +79,13 @@ def build_problem(view: SiteView, extra: ExtraRows | None = None) -> Problem:
     upper_a = np.ascontiguousarray(view.sessions.max_current_a, dtype=float)
     lower_a = np.ascontiguousarray(view.chargers.min_current_a[ci], dtype=float)
     if view.constraints is not None:
-        indptr, indices, coef = _columns(view.constraints, ci)
+        indptr, indices, coef = view.constraints.columns(ci)
         limit = np.asarray(view.constraints.limit, dtype=float)
     else:
         indptr, indices, coef = np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
         limit = np.zeros(0)
     problem = Problem(upper_a, lower_a, indptr, indices, coef, np.ascontiguousarray(limit))
     return with_rows(problem, extra) if extra is not None else problem
-
-
-def _columns(constraints: Constraints, charger_index: I64) -> tuple[I64, I64, F64]:
-    """The CSC columns of the given chargers, in that order (``Constraints.columns``, vectorised)."""
-    starts = constraints.indptr[charger_index]
-    counts = constraints.indptr[charger_index + 1] - starts
-    indptr = np.zeros(len(charger_index) + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    take = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1], dtype=np.int64)
-    return indptr, constraints.indices[take], constraints.coef[take]
 
 
 def with_rows(problem: Problem, extra: ExtraRows) -> Problem:

@@ -16,7 +16,13 @@ from sim.errors import StrategyError
 
 @runtime_checkable
 class Strategy(Protocol):
-    """What the engine (and later the live controller) needs from a strategy."""
+    """What the engine (and later the live controller) needs from a strategy.
+
+    Optional attribute ``needs_grid_state``: a strategy that never reads ``view.grid`` sets it to
+    False, and the engine may then solve the load flows of a run after the fact, in blocks (much
+    faster, same results). Without it the engine assumes the strategy reads the grid state and runs
+    the load flow at every tick.
+    """
 
     name: str
 

@@ -22,6 +22,7 @@ from sim.strategies.orders import arrival_order
 
 class EqualShare:
     name: ClassVar[str] = "equal_share"
+    needs_grid_state: ClassVar[bool] = False  # never reads view.grid: load flows may be deferred
     PARAMS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod

@@ -55,6 +55,7 @@ class Mpc:
     """The receding-horizon LP strategy (see the module docstring). Keeps the last plan."""
 
     name = "mpc"
+    needs_grid_state = False  # never reads view.grid: load flows may be deferred
     PARAMS: tuple[str, ...] = ("horizon_h", "peak_weight", "resolve_every", "unmet_penalty", "fine_h",
                                "coarse_step_s")
 

@@ -45,6 +45,7 @@ _TOL_KW = 0.01
 
 class PeakShaving:
     name: ClassVar[str] = "peak_shaving"
+    needs_grid_state: ClassVar[bool] = False  # never reads view.grid: load flows may be deferred
     PARAMS: ClassVar[tuple[str, ...]] = ("target_kw", "forecast")
 
     def __init__(self, target_kw: float, forecast: str = "perfect") -> None:

@@ -41,6 +41,7 @@ F64 = NDArray[np.float64]
 
 class PriceAware:
     name: ClassVar[str] = "price_aware"
+    needs_grid_state: ClassVar[bool] = False  # never reads view.grid: load flows may be deferred
     PARAMS: ClassVar[tuple[str, ...]] = ("rate_factor",)
 
     def __init__(self, rate_factor: float = 0.8) -> None:

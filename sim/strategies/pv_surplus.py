@@ -40,6 +40,7 @@ from sim.strategies.orders import arrival_order
 
 class PvSurplus:
     name: ClassVar[str] = "pv_surplus"
+    needs_grid_state: ClassVar[bool] = False  # never reads view.grid: load flows may be deferred
     PARAMS: ClassVar[tuple[str, ...]] = ("min_current_a",)
 
     def __init__(self, min_current_a: float = 0.0) -> None:

@@ -28,6 +28,7 @@ class SortedStrategy:
     """Priority allocation in the order a sort key gives; subclasses set ``name`` and ``sort``."""
 
     name: ClassVar[str] = "sorted"
+    needs_grid_state: ClassVar[bool] = False  # never reads view.grid: load flows may be deferred
     PARAMS: ClassVar[tuple[str, ...]] = ()
     sort: ClassVar[OrderFn]
 

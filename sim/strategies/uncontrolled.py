@@ -17,6 +17,7 @@ from sim.strategies.base import reject_unknown_params
 
 class Uncontrolled:
     name = "uncontrolled"
+    needs_grid_state = False  # never reads view.grid: load flows may be deferred
     PARAMS: tuple[str, ...] = ()
 
     @classmethod

@@ -86,8 +86,15 @@ def test_stale_compiled_module_counts_as_not_built(monkeypatch: pytest.MonkeyPat
     stale.acceptance_kw = stale.advance_energy = stale.sum_by_index = lambda *a: None  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "core_ext._sched", stale)
     monkeypatch.setattr(core_ext, "_sched", stale, raising=False)
+    monkeypatch.setenv("SIM_REQUIRE_EXT", "1")
+    monkeypatch.delenv("SIM_NO_EXT", raising=False)
+    from core_ext._select import pick
+
     with pytest.raises(ImportError, match="stale build without priority_allocate, waterfill, quantize"):
-        core_ext._import_compiled()
+        pick("core_ext._sched", "core_ext._sched_py", core_ext._KERNELS)
+    monkeypatch.delenv("SIM_REQUIRE_EXT")
+    module, backend = pick("core_ext._sched", "core_ext._sched_py", core_ext._KERNELS)
+    assert backend == "python" and module.__name__ == "core_ext._sched_py"
 
 
 # ---------------------------------------------------------------- bad input: the same clear errors ----

@@ -88,3 +88,30 @@ def test_fast_and_pandapower_solvers_agree_end_to_end() -> None:
     np.testing.assert_allclose(fast.line_loading_percent.to_numpy(float),
                                reference.line_loading_percent.to_numpy(float), atol=1e-6, rtol=0)
     assert fast.summary["kpis"]["energy_delivered_kwh"] == reference.summary["kpis"]["energy_delivered_kwh"]
+
+
+class _ReadsGrid:
+    """edf, but declaring that it reads the grid state: the engine must solve at every tick."""
+
+    name = "edf_reading_grid"
+    needs_grid_state = True
+
+    def __init__(self) -> None:
+        from sim.strategies import create
+
+        self.inner = create("edf")
+
+    def compute(self, view):  # noqa: ANN001, ANN201
+        assert view.time_s == 0 or view.grid is not None  # the last tick's grid state is there
+        return self.inner.compute(view)
+
+
+def test_deferred_block_load_flow_equals_per_tick() -> None:
+    data = small_scenario_dict(strategy={"name": "edf"})
+    deferred = Simulation(build_setup(scenario_from_dict(data))).run()
+    per_tick = Simulation(build_setup(scenario_from_dict(data), strategy=_ReadsGrid())).run()
+    assert deferred.summary["loadflow_deferred"] is True and per_tick.summary["loadflow_deferred"] is False
+    assert deferred.summary["loadflow_fallbacks"] == 0
+    np.testing.assert_allclose(deferred.bus_vm_pu.to_numpy(float), per_tick.bus_vm_pu.to_numpy(float), atol=1e-9, rtol=0)
+    for column in ("p_import_kw", "losses_kw", "max_line_loading_percent", "charging_p_kw"):
+        np.testing.assert_allclose(deferred.timeseries[column], per_tick.timeseries[column], atol=1e-6, rtol=0)
