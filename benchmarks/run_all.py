@@ -89,7 +89,7 @@ def bench_month_edf() -> None:
         "simulation": {"start": "2026-03-02T00:00:00+01:00", "duration": "30d", "control_period_s": 300, "seed": 54},
         "grid": {"network": "cigre_lv"},
         "chargers": [{"place": "random_load_buses", "count": 54, "max_current_a": 32, "kind": "work"}],
-        "fleet": {"source": "generate", "kinds": {"work": {"sessions_per_day": 1.05}}},
+        "fleet": {"source": "generate", "kinds": {"work": {"sessions_per_day": 1.17}}},
         "site": {"limits": [{"id": "main", "max_current_a": 400}]},
         "strategy": {"name": "edf"},
     }

@@ -153,14 +153,18 @@ class Simulation:
         block = self.loadflow.solve_block(  # type: ignore[attr-defined]
             base.load_p_kw[:n], base.load_q_kvar[:n], base.sgen_p_kw[:n], self._tick_p_kw, t_s=self.setup.tick_s
         )
+        broken, use = self.setup.site.limit_use_all(self.setup.chargers.current_a(self._tick_p_kw))
         for step in range(n):
-            self._record(step, self._tick_p_kw[step], block.state(step))
+            self._record(step, self._tick_p_kw[step], block.state(step), (bool(broken[step]), float(use[step])))
 
-    def _record(self, step: int, charger_p_kw: np.ndarray, grid: GridState) -> None:
+    def _record(self, step: int, charger_p_kw: np.ndarray, grid: GridState,
+                limit_use: tuple[bool, float] | None = None) -> None:
         base = self.setup.base
         t_s = float(self.setup.tick_s[step])
         site = self.setup.site
-        violated, max_use = site.limit_use(step, self.setup.chargers.current_a(charger_p_kw))
+        if limit_use is None:
+            limit_use = site.limit_use(step, self.setup.chargers.current_a(charger_p_kw))
+        violated, max_use = limit_use
         self.recorder.record_step(step, t_s, charger_p_kw, float(base.load_p_kw[step].sum()),
                                   float(base.sgen_p_kw[step].sum()), grid,
                                   site_base_load_kw=float(site.base_load_kw[step]),

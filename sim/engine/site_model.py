@@ -78,15 +78,24 @@ class SiteModel:
         """Whether the currents break a row of tick ``step`` (load above limit by > ``LIMIT_TOL``),
         and the highest row use, load / limit in %. ``nan`` without rows; a row with no room
         (limit <= 0) counts ``inf`` when broken and 0 otherwise."""
-        constraints = self.constraints_at(step)
-        if constraints.n_rows == 0:
-            return False, math.nan
-        load = constraints.load(np.asarray(current_a, dtype=float))
-        limit = constraints.limit
+        broken, use = self.limit_use_all(np.asarray(current_a, dtype=float)[None, :], first_step=step)
+        return bool(broken[0]), float(use[0])
+
+    def limit_use_all(self, current_a: NDArray[np.float64], first_step: int = 0
+                      ) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+        """``limit_use`` for ticks ``first_step ...`` at once: ``current_a`` is ticks x chargers."""
+        n_ticks = current_a.shape[0]
+        if self.constraints.n_rows == 0:
+            return np.zeros(n_ticks, dtype=bool), np.full(n_ticks, math.nan)
+        load = current_a @ self.constraints.dense().T  # ticks x rows
+        limit = np.broadcast_to(self.constraints.limit, load.shape).copy()
+        if self.import_row_kw.size:
+            row = self.constraints.row_index[IMPORT_ROW]
+            limit[:, row] = self.import_row_kw[first_step : first_step + n_ticks]
         broken = load - limit > LIMIT_TOL
         with np.errstate(divide="ignore", invalid="ignore"):
             use = np.where(limit > 0, load / limit * 100.0, np.where(broken, math.inf, 0.0))
-        return bool(broken.any()), float(use.max())
+        return broken.any(axis=1), use.max(axis=1)
 
 
 def build_site_model(

@@ -147,7 +147,8 @@ class SiteState:
 
 
 def _ro(values: NDArray[np.generic]) -> NDArray[np.generic]:
-    values = np.array(values)  # a copy the strategy cannot reach back through
+    """Read-only, for the view. Every caller passes a fresh array (fancy indexing and ufuncs copy),
+    so the strategy cannot reach back into the engine's state through it."""
     values.setflags(write=False)
     return values
 
