@@ -81,7 +81,7 @@ def make_feeder(timebase):
     return make
 
 
-def _reference(feeder, charger_buses, load_p_kw, load_q_kvar, sgen_p_kw, charger_p_kw):
+def _reference(feeder, charger_buses, load_p_kw, load_q_kvar, sgen_p_kw, charger_p_kw, tolerance_mva=1e-12):
     """An independent cold ``runpp`` (no numba, default options but a tight ``tolerance_mva``) on
     a deep copy of the feeder's net, with the charging power added as one plain load per charger
     (not summed per bus). The tight tolerance makes the reference exact to far below the 1e-6
@@ -95,7 +95,7 @@ def _reference(feeder, charger_buses, load_p_kw, load_q_kvar, sgen_p_kw, charger
         net.sgen.loc[:, "p_mw"] = np.asarray(sgen_p_kw, dtype=float) / 1000.0
     for bus, p_kw in zip(charger_buses, charger_p_kw, strict=True):
         pp.create_load(net, bus=int(bus), p_mw=float(p_kw) / 1000.0, q_mvar=0.0, name="reference ev")
-    pp.runpp(net, numba=False, tolerance_mva=1e-12)
+    pp.runpp(net, numba=False, tolerance_mva=tolerance_mva)
     return net
 
 

@@ -21,6 +21,7 @@ from sim.grid import (
     make_loadflow,
 )
 from sim.scenario.schema import PvSpec
+from tests.grid.conftest import _reference as conftest_reference
 
 VM_ATOL_PU = 1e-8
 LOADING_ATOL_PERCENT = 1e-6
@@ -73,18 +74,10 @@ def _injections(feeder, table, rng, *, reverse: bool):
 
 
 def _reference(feeder, charger_buses, load_p_kw, load_q_kvar, sgen_p_kw, charger_p_kw):
-    """An independent cold ``runpp`` (Newton-Raphson, ``tolerance_mva=1e-10``, no numba) on a copy
-    of the feeder's net with one plain load per charger. (The grid conftest's reference asks for
-    1e-12 MVA, which Newton cannot reach on an MV grid's MW-sized flows in double precision.)"""
-    net = copy.deepcopy(feeder.net)
-    net.load.loc[:, "p_mw"] = np.asarray(load_p_kw, dtype=float) / 1000.0
-    net.load.loc[:, "q_mvar"] = np.asarray(load_q_kvar, dtype=float) / 1000.0
-    if len(net.sgen):
-        net.sgen.loc[:, "p_mw"] = np.asarray(sgen_p_kw, dtype=float) / 1000.0
-    for bus, p_kw in zip(charger_buses, charger_p_kw, strict=True):
-        pp.create_load(net, bus=int(bus), p_mw=float(p_kw) / 1000.0, q_mvar=0.0, name="reference ev")
-    pp.runpp(net, numba=False, tolerance_mva=1e-10)
-    return net
+    """The grid conftest's independent cold ``runpp`` at ``tolerance_mva=1e-10``: its default 1e-12
+    MVA is more than Newton can reach on an MV grid's MW-sized flows in double precision."""
+    return conftest_reference(feeder, charger_buses, load_p_kw, load_q_kvar, sgen_p_kw, charger_p_kw,
+                              tolerance_mva=1e-10)
 
 
 @pytest.fixture(scope="module")
