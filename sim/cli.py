@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
     cmp_.add_argument("--strategies", required=True, metavar="A,B,...",
                       help="comma-separated strategy names, e.g. uncontrolled,equal_share,edf")
+    cmp_.add_argument("--param", metavar="NAME.KEY=VALUE", action="append", default=[], dest="params",
+                      help="a strategy parameter, e.g. --param peak_shaving.target_kw=80 (repeatable)")
     cmp_.add_argument("--out", metavar="DIR", help="output directory (default: out/<scenario name>-compare/)")
     cmp_.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides")
 
@@ -92,11 +94,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not names or unknown:
         raise StrategyError(f"--strategies: unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; "
                             f"available: {', '.join(sorted(known))}")
+    params = _strategy_params(args.params, names)
     path = Path(args.scenario) if args.scenario else default_scenario_path()
     scenario = load_scenario(path, args.overrides)
     out_dir = Path(args.out) if args.out else Path("out") / f"{scenario.name}-compare"
     print(f"feedertwin {__version__}: comparing {', '.join(names)} on '{scenario.name}'", flush=True)
-    result = compare(scenario, names, on_start=lambda name: print(f"  running {name} ...", flush=True))
+    result = compare(scenario, names, params=params,
+                     on_start=lambda name: print(f"  running {name} ...", flush=True))
     result.save(out_dir)
     figure = save_comparison_figure(result.table, out_dir / "comparison.png")
     import pandas as pd
@@ -106,6 +110,25 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print(f"table:   {(out_dir / 'comparison.csv').resolve()}")
     print(f"figure:  {figure.resolve()}")
     return 0
+
+
+def _strategy_params(items: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, object]]:
+    """``["peak_shaving.target_kw=80"]`` -> ``{"peak_shaving": {"target_kw": 80.0}}`` (TOML values)."""
+    import tomllib
+
+    params: dict[str, dict[str, object]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        name, dot, param = key.strip().partition(".")
+        if not sep or not dot or not param or name not in names:
+            raise StrategyError(f"--param {item!r}: expected NAME.KEY=VALUE with NAME one of the compared "
+                                f"strategies ({', '.join(names)}), e.g. --param peak_shaving.target_kw=80")
+        try:
+            value: object = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        params.setdefault(name, {})[param] = value
+    return params
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -32,7 +32,8 @@ def comparison_figure(table: pd.DataFrame) -> Figure:
         ax.bar(names, np.nan_to_num(values), color="tab:blue")
         ax.set_title(title)
         ax.set_ylabel(unit)
-        ax.tick_params(axis="x", labelrotation=30)
+        ax.set_ylim(bottom=0.0, top=None if np.nanmax(values, initial=0.0) > 0 else 1.0)
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right", rotation_mode="anchor")
     return fig
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -59,16 +60,21 @@ def compare(
     strategies: Sequence[str | Strategy],
     *,
     overrides: Sequence[str] = (),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
     on_start: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """Simulate ``scenario`` once per strategy (a registered name or an object) on identical inputs."""
+    """Simulate ``scenario`` once per strategy (a registered name or an object) on identical inputs.
+
+    ``params`` gives parameters per strategy name (``{"peak_shaving": {"target_kw": 80}}``); the
+    scenario's own strategy gets its ``[strategy]`` parameters unless ``params`` names it too.
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, overrides)
     base = build_setup(scenario)
     rows: dict[str, dict[str, float]] = {}
     results: dict[str, Results] = {}
     for spec in strategies:
-        strategy = create(spec, scenario.strategy.params if spec == scenario.strategy.name else None)
+        strategy = create(spec, _params_for(spec, scenario, params or {}))
         if strategy.name in results:
             raise ValueError(f"strategy {strategy.name!r} is listed twice")
         if on_start is not None:
@@ -84,6 +90,15 @@ def compare(
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "strategy"
     return Comparison(table, results)
+
+
+def _params_for(spec: str | Strategy, scenario: Scenario,
+                params: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    if not isinstance(spec, str):
+        return None
+    if spec in params:
+        return dict(params[spec])
+    return dict(scenario.strategy.params) if spec == scenario.strategy.name else None
 
 
 def _number(value: object) -> float:

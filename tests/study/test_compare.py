@@ -55,3 +55,26 @@ def test_cli_compare_unknown_strategy(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["compare", str(WORKPLACE), "--strategies", "uncontrolled,nope"]) == 2
     err = capsys.readouterr().err
     assert "'nope'" in err and "available:" in err and "Traceback" not in err
+
+
+def test_params_per_strategy_and_the_managed_scenario() -> None:
+    managed = ROOT / "scenarios" / "workplace_managed.toml"
+    result = sim.compare(managed, ["uncontrolled", "edf", "peak_shaving"], overrides=["simulation.duration=2d"],
+                         params={"peak_shaving": {"target_kw": 80.0}})
+    t = result.table
+    assert t.loc["uncontrolled", "minutes_site_limit_violation"] >= 0
+    assert t.loc["edf", "minutes_site_limit_violation"] == 0
+    assert t.loc["peak_shaving", "minutes_site_limit_violation"] == 0
+
+
+def test_cli_param_must_name_a_compared_strategy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(WORKPLACE), "--strategies", "edf", "--param", "peak_shaving.target_kw=80"]) == 2
+    err = capsys.readouterr().err
+    assert "--param 'peak_shaving.target_kw=80'" in err and "NAME.KEY=VALUE" in err
+
+
+def test_cli_param_value_is_read_as_toml() -> None:
+    from sim.cli import _strategy_params
+
+    assert _strategy_params(["peak_shaving.target_kw=80", "peak_shaving.forecast=persistence"],
+                            ["peak_shaving"]) == {"peak_shaving": {"target_kw": 80, "forecast": "persistence"}}
