@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from core_ext._select import pick
 
-_KERNELS = ("acceptance_kw", "advance_energy", "sum_by_index", "priority_allocate", "waterfill", "quantize")
+_KERNELS = ("acceptance_kw", "advance_energy", "priority_allocate", "waterfill", "quantize")
 _kernels, BACKEND = pick("core_ext._sched", "core_ext._sched_py", _KERNELS)
 
 acceptance_kw = _kernels.acceptance_kw
 advance_energy = _kernels.advance_energy
-sum_by_index = _kernels.sum_by_index
 priority_allocate = _kernels.priority_allocate
 waterfill = _kernels.waterfill
 quantize = _kernels.quantize
 
-__all__ = ["BACKEND", "acceptance_kw", "advance_energy", "priority_allocate", "quantize", "sum_by_index", "waterfill"]
+__all__ = ["BACKEND", "acceptance_kw", "advance_energy", "priority_allocate", "quantize", "waterfill"]

@@ -36,15 +36,6 @@ def advance_energy(const double[::1] p_kw, const double[::1] efficiency, double 
             energy_delivered_kwh[i] += p_kw[i] * efficiency[i] * dt_h
 
 
-def sum_by_index(const double[::1] values, const long long[::1] index, double[::1] out):
-    cdef Py_ssize_t i, n = values.shape[0], m = out.shape[0]
-    with nogil:
-        for i in range(m):
-            out[i] = 0.0
-        for i in range(n):
-            out[index[i]] += values[i]
-
-
 # ---------------------------------------------------------------------------------------------------
 # Allocation kernels. Specification: core_ext/_alloc_py.py (same arithmetic, same order of operations).
 # ---------------------------------------------------------------------------------------------------

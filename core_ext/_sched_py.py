@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from core_ext._alloc_py import priority_allocate, quantize, waterfill
 
-__all__ = ["acceptance_kw", "advance_energy", "priority_allocate", "quantize", "sum_by_index", "waterfill"]
+__all__ = ["acceptance_kw", "advance_energy", "priority_allocate", "quantize", "waterfill"]
 
 F64 = NDArray[np.float64]
 
@@ -60,13 +60,3 @@ def advance_energy(
 ) -> None:
     """Advance every session's delivered energy by ``p_kw * efficiency * dt_h``."""
     energy_delivered_kwh += p_kw * efficiency * dt_h
-
-
-def sum_by_index(
-    values: F64,  # IN  one value per item
-    index: NDArray[np.int64],  # IN  target slot per item (0 <= index < len(out))
-    out: F64,  # OUT sums per slot (overwritten)
-) -> None:
-    """out[k] = sum of values[i] with index[i] == k (power per charger, per bus)."""
-    out[:] = 0.0
-    np.add.at(out, index, values)

@@ -83,7 +83,7 @@ def test_backend_exports_the_allocation_kernels() -> None:
 
 def test_stale_compiled_module_counts_as_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
     stale = types.ModuleType("core_ext._sched")
-    stale.acceptance_kw = stale.advance_energy = stale.sum_by_index = lambda *a: None  # type: ignore[attr-defined]
+    stale.acceptance_kw = stale.advance_energy = lambda *a: None  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "core_ext._sched", stale)
     monkeypatch.setattr(core_ext, "_sched", stale, raising=False)
     monkeypatch.setenv("SIM_REQUIRE_EXT", "1")

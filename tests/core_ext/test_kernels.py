@@ -78,18 +78,6 @@ def test_advance_compiled_equals_twin(seed: int, n: int, dt_h: float) -> None:
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-@needs_compiled
-@settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300), m=st.integers(1, 50))
-def test_sum_by_index_compiled_equals_twin(seed: int, n: int, m: int) -> None:
-    rng = np.random.default_rng(seed)
-    values, index = rng.normal(size=n), rng.integers(0, m, n).astype(np.int64)
-    a, b = np.full(m, np.nan), np.full(m, np.nan)
-    _sched.sum_by_index(values, index, a)
-    _sched_py.sum_by_index(values, index, b)
-    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-
-
 @pytest.mark.parametrize("module", [m for m in (_sched, _sched_py) if m is not None])
 def test_acceptance_by_hand(module) -> None:
     s = {
