@@ -109,6 +109,7 @@ def main() -> None:
     import bench_loadflow
     import bench_mpc
     import bench_strategies
+    import bench_year
 
     print(f"core_ext backend: {core_ext.BACKEND}; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     sections = [
@@ -119,6 +120,7 @@ def main() -> None:
         ("mpc: one solve", bench_mpc.main),
         ("one month under edf", bench_month_edf),
         ("fast load flow: a year on the IEEE European LV feeder", bench_loadflow.main),
+        ("a year end to end on the IEEE European LV feeder: edf and grid_aware", bench_year.main),
         ("agreement with acnportal", acnportal_agreement.main),
     ]
     for title, fn in sections:

@@ -3,7 +3,7 @@
 from sim.domain.battery import BatteryModel, acceptance_kw
 from sim.domain.chargers import Charger, ChargerTable
 from sim.domain.constraints import Constraints, LimitNode, build_constraints, no_constraints
-from sim.domain.grid_state import GridState
+from sim.domain.grid_state import GridSensitivity, GridState
 from sim.domain.sessions import Session
 from sim.domain.site import ActiveSessions, Forecast, Setpoints, SiteView
 from sim.domain.timebase import Timebase
@@ -16,6 +16,7 @@ __all__ = [
     "Constraints",
     "Forecast",
     "LimitNode",
+    "GridSensitivity",
     "GridState",
     "Session",
     "Setpoints",

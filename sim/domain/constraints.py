@@ -80,6 +80,23 @@ class Constraints:
         limit[self.row_index[row_name]] = value
         return Constraints(self.row_names, self.indptr, self.indices, self.coef, _ro(limit))
 
+    def with_rows(self, row_names: Sequence[str], coef: NDArray[np.float64], limit: NDArray[np.float64]) -> Constraints:
+        """This matrix with rows appended: ``coef`` (k x n_chargers, >= 0; zeros are not stored) and
+        their limits ``limit`` (k). Existing rows keep their positions (``row_index`` stays valid)."""
+        coef = np.asarray(coef, dtype=float).reshape(len(row_names), self.n_chargers)
+        if coef.size and (coef.min() < 0.0 or not np.isfinite(coef).all()):
+            raise ValueError("constraint coefficients must be finite and >= 0")
+        new_rows, new_cols = np.nonzero(coef.T)[::-1]  # column-major: sorted by charger, then row
+        old_cols = np.repeat(np.arange(self.n_chargers), np.diff(self.indptr))
+        cols = np.concatenate([old_cols, new_cols])
+        order = np.argsort(cols, kind="stable")  # each column: its old rows first, then the new ones
+        indices = np.concatenate([self.indices, new_rows + self.n_rows])[order]
+        values = np.concatenate([self.coef, coef[new_rows, new_cols]])[order]
+        indptr = np.zeros(self.n_chargers + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=self.n_chargers), out=indptr[1:])
+        limits = np.concatenate([self.limit, np.asarray(limit, dtype=float).reshape(len(row_names))])
+        return Constraints(self.row_names + tuple(row_names), _ro(indptr), _ro(indices), _ro(values), _ro(limits))
+
     def load(self, current_a: NDArray[np.float64]) -> NDArray[np.float64]:
         """``A @ current_a``: what each row carries at the given charger currents."""
         out = np.zeros(self.n_rows)

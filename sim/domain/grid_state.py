@@ -3,9 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+BranchKind = Literal["line", "trafo"]
+
+
+class GridSensitivity(Protocol):
+    """Linear sensitivities of the feeder to charging power, at one load-flow solution.
+
+    Rows are picked by position in the ``GridState`` arrays (``vm_pu``, ``line_loading_percent``,
+    ``trafo_loading_percent``); columns are the site's chargers in ``ChargerTable`` order. A positive
+    entry means "more charging at this charger raises this quantity" (charging usually lowers
+    voltages: negative ``dvm_dp`` entries). Exact to first order around the solution
+    (``GridState.charger_p_kw``); ``sim.grid.sensitivity`` explains the model.
+    """
+
+    def dvm_dp_pu_per_kw(self, bus_positions: I64) -> F64:
+        """d|V| / dP_charging (pu per kW), shape (len(bus_positions), n_chargers)."""
+        ...
+
+    def dloading_dp_percent_per_kw(self, kind: BranchKind, positions: I64) -> F64:
+        """d loading / dP_charging (percentage points per kW) of lines or transformers."""
+        ...
+
+    def change_bounds(self, dp_kw: F64) -> tuple[F64, F64, F64]:
+        """Upper bounds (first order) on how much each bus voltage (pu), line loading and
+        transformer loading (percentage points) can move when every charger's power changes by at
+        most ``|dp_kw|``: a cheap filter for the limits that cannot bind."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -15,15 +45,22 @@ class GridState:
     Arrays are aligned with the index tuples the load flow publishes once
     (``LoadFlow.bus_ids``, ``line_ids``, ``trafo_ids``). ``p_import_kw`` is the active power the
     feeder draws from the upstream grid (external grid), positive for import.
+
+    Optional, where the producer knows them: ``va_degree`` (bus voltage angles), ``charger_p_kw``
+    (the charging power per charger this state was solved with: the point a linearisation is
+    taken at) and ``sensitivity`` (``GridSensitivity`` at this solution, for grid-aware strategies).
     """
 
     time_s: float
-    vm_pu: NDArray[np.float64]
-    line_loading_percent: NDArray[np.float64]
-    trafo_loading_percent: NDArray[np.float64]
+    vm_pu: F64
+    line_loading_percent: F64
+    trafo_loading_percent: F64
     p_import_kw: float
     q_import_kvar: float
     losses_kw: float
+    va_degree: F64 | None = None
+    charger_p_kw: F64 | None = None
+    sensitivity: GridSensitivity | None = None
 
     @property
     def vm_min_pu(self) -> float:
@@ -40,3 +77,14 @@ class GridState:
     @property
     def max_trafo_loading_percent(self) -> float:
         return float(self.trafo_loading_percent.max()) if self.trafo_loading_percent.size else 0.0
+
+    # --- headroom: how far each element is from a limit (negative: the limit is broken) ------
+    def vm_headroom_pu(self, vm_min_pu: float, vm_max_pu: float) -> tuple[F64, F64]:
+        """Per bus: room above the lower limit and below the upper limit (NaN for isolated buses)."""
+        return self.vm_pu - vm_min_pu, vm_max_pu - self.vm_pu
+
+    def line_headroom_percent(self, max_loading_percent: float = 100.0) -> F64:
+        return max_loading_percent - self.line_loading_percent
+
+    def trafo_headroom_percent(self, max_loading_percent: float = 100.0) -> F64:
+        return max_loading_percent - self.trafo_loading_percent

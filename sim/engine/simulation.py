@@ -7,6 +7,13 @@ Three kinds of processes share one simpy environment:
   AC load flow with the base load and PV of that tick -> record), then allocate for the next;
 - nothing else: energy is integrated exactly between events by ``SiteState.advance_to``.
 
+The recorded load flows never feed a strategy, so with a solver that has ``solve_block`` (the fast
+one) they are all solved after the run, in blocks. A strategy that reads the grid
+(``needs_grid_state``, true unless it says otherwise) gets at each tick the *look-ahead* state: the
+load flow of the coming tick's base load and PV with the chargers at their present power (a perfect
+forecast in simulation, as the site forecast is), with its ``GridSensitivity`` where the network
+allows (``sim.grid.sensitivity``); decisions at plug events within the tick reuse it.
+
 Every allocation sees the site's constraints of the current tick (the import row's limit follows
 the base load) and a perfect forecast from that tick on, both from the ``SiteModel`` built once
 in ``build_setup`` (``sim.engine.site_model``).
@@ -16,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,7 @@ from sim.grid import (
     make_loadflow,
     place_chargers,
 )
+from sim.grid.sensitivity import GridLinearisation
 from sim.results import Recorder, Results
 from sim.scenario import Scenario, load_scenario, scenario_hash
 from sim.scenario.sessions import SessionSet, build_sessions
@@ -78,14 +86,21 @@ class Simulation:
         self.last_grid: GridState | None = None
         self.recorder = Recorder(self.n_steps, self.period_s, setup.timebase, setup.chargers.ids,
                                  self.loadflow.bus_ids, self.loadflow.line_ids, self.loadflow.trafo_ids)
-        # A strategy that never reads the grid state (it says so with needs_grid_state = False) lets
-        # the engine solve every tick's load flow after the run, in blocks: the same results, but one
-        # vectorised solve instead of one call per tick. Objects that do not say so get a load flow
-        # at every tick (the safe default).
-        self.defer_loadflow = hasattr(self.loadflow, "solve_block") and not getattr(
-            setup.strategy, "needs_grid_state", True
-        )
+        # Objects that do not say needs_grid_state = False get the look-ahead grid state (the safe default).
+        self.reads_grid = bool(getattr(setup.strategy, "needs_grid_state", True))
+        self.linearisation = self._linearisation(sc) if self.reads_grid else None
+        # The recorded load flows feed no strategy: with a block solver they are solved after the run.
+        self.defer_loadflow = hasattr(self.loadflow, "solve_block")
         self._tick_p_kw = np.zeros((self.n_steps, len(setup.chargers))) if self.defer_loadflow else None
+        self.n_lookahead_solves = 0
+
+    def _linearisation(self, scenario: Scenario) -> GridLinearisation | None:
+        """Sensitivities for grid-reading strategies; None where the network has elements the
+        current-injection model cannot describe (a strategy that needs them then says so)."""
+        try:
+            return GridLinearisation.for_loadflow(self.loadflow, self.setup.chargers)
+        except UnsupportedNetworkError:
+            return None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, *, strategy: str | Strategy | None = None) -> Simulation:
@@ -117,6 +132,8 @@ class Simulation:
 
     def _ticks(self, env: simpy.Environment, progress: ProgressFn | None) -> Generator[simpy.Event, Any, None]:
         for step in range(self.n_steps):
+            if self.reads_grid:
+                self.last_grid = self._lookahead(step)
             self._allocate(env.now)
             yield env.timeout(self.period_s)
             self.state.advance_to(env.now)
@@ -135,6 +152,17 @@ class Simulation:
                                site.constraints_at(step), site.forecast_at(step))
         self.state.apply(self.setup.strategy, view, accept_kw)
 
+    def _lookahead(self, step: int) -> GridState:
+        """The load flow of tick ``step``'s base load and PV with the chargers at their present power."""
+        base, st = self.setup.base, self.state
+        p_now_kw = np.zeros(len(self.setup.chargers))
+        p_now_kw[st.charger_index[np.asarray(st.active, dtype=np.int64)]] = st.active_p_kw
+        grid = self.loadflow.solve(step, float(self.setup.tick_s[step]), base.load_p_kw[step], base.load_q_kvar[step],
+                                   base.sgen_p_kw[step], p_now_kw)
+        self.n_lookahead_solves += 1
+        sensitivity = self.linearisation.at(grid) if self.linearisation is not None and grid.va_degree is not None else None
+        return replace(grid, charger_p_kw=p_now_kw, sensitivity=sensitivity)
+
     def _close_tick(self, step: int) -> None:
         base = self.setup.base
         charger_p_kw = self.state.take_tick_power_kw(self.period_s)
@@ -143,7 +171,6 @@ class Simulation:
             return
         t_s = float(self.setup.tick_s[step])
         grid = self.loadflow.solve(step, t_s, base.load_p_kw[step], base.load_q_kvar[step], base.sgen_p_kw[step], charger_p_kw)
-        self.last_grid = grid
         self._record(step, charger_p_kw, grid)
 
     def _solve_and_record_deferred(self) -> None:
@@ -206,6 +233,7 @@ class Simulation:
             "loadflow": sc.grid.loadflow,
             "loadflow_deferred": self.defer_loadflow,
             "loadflow_fallbacks": int(getattr(self.loadflow, "n_fallbacks", 0)),
+            "loadflow_lookahead_solves": self.n_lookahead_solves,
             "battery_model": sc.battery.model,
             "import_limit_kw": sc.site.import_limit_kw,
             "site_limit_rows": len(setup.site.constraints.row_names),

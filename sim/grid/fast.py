@@ -18,7 +18,7 @@ pandapower's Newton-Raphson instead (``PandapowerLoadFlow``, which also maps its
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,7 +27,7 @@ from core_ext import pf
 from sim.domain import ChargerTable, GridState
 from sim.grid.fast_iter import fixed_point, initial_guess
 from sim.grid.fast_model import FastModel, build_model
-from sim.grid.fast_results import ResultViews, write_results
+from sim.grid.fast_results import ResultViews, bus_voltages, write_results
 from sim.grid.feeder import Feeder
 from sim.grid.loadflow import LoadFlow, PandapowerLoadFlow, _vector
 from sim.scenario.schema import LOADFLOW_SOLVERS
@@ -130,7 +130,7 @@ class FastLoadFlow:
         out = ResultViews.allocate(len(self.bus_ids), len(self.line_ids), len(self.trafo_ids), 1)
         if self._solve_columns(p, q, v, out)[0] > 0:
             self._warm = v
-            return _state(out, t_s)
+            return replace(_state(out, t_s), va_degree=_angles_degree(self.model, v))
         self._warm = None
         self.n_fallbacks += 1
         return self.reference.solve(step, t_s, load_p_kw, load_q_kvar, sgen_p_kw, charger_p_kw)
@@ -204,6 +204,14 @@ def _state(out: ResultViews, t_s: float) -> GridState:
         q_import_kvar=float(out.flows[1, 0]),
         losses_kw=float(out.flows[2, 0]),
     )
+
+
+def _angles_degree(model: FastModel, v_pq: F64) -> F64:
+    """Voltage angle of every feeder bus (degrees; NaN for isolated buses) of a one-step solution."""
+    v = bus_voltages(model, v_pq)[:, :, 0]
+    pos = np.maximum(model.bus_pos, 0)
+    angle = np.where(model.bus_pos >= 0, np.degrees(np.arctan2(v[1, pos], v[0, pos])), np.nan)
+    return _frozen(angle)
 
 
 def _put_state(out: ResultViews, k: int, state: GridState) -> None:

@@ -148,6 +148,7 @@ class PandapowerLoadFlow:
         return GridState(
             time_s=float(t_s),
             vm_pu=_column(net.res_bus, "vm_pu", bus_idx),
+            va_degree=_column(net.res_bus, "va_degree", bus_idx),
             line_loading_percent=_column(net.res_line, "loading_percent", line_idx),
             trafo_loading_percent=_column(net.res_trafo, "loading_percent", trafo_idx),
             p_import_kw=float(np.nansum(net.res_ext_grid["p_mw"].to_numpy(dtype=float))) * 1000.0,

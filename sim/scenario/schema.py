@@ -40,7 +40,8 @@ NETWORK_NAMES = (
 )
 # The strategy registry (sim.strategies) is the source of truth; this is the list the loader
 # checks names against until the registry feeds it (kept equal by a test).
-STRATEGY_NAMES = ("uncontrolled", "equal_share", "fcfs", "edf", "llf", "peak_shaving", "price_aware", "pv_surplus", "mpc")
+STRATEGY_NAMES = ("uncontrolled", "equal_share", "fcfs", "edf", "llf", "peak_shaving", "price_aware", "pv_surplus", "mpc",
+                  "grid_aware")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from sim.errors import StrategyError
 from sim.strategies.base import Strategy
 from sim.strategies.equal_share import EqualShare
+from sim.strategies.grid_aware import GridAware
 from sim.strategies.mpc import Mpc
 from sim.strategies.peak_shaving import PeakShaving
 from sim.strategies.price_aware import PriceAware
@@ -33,6 +34,7 @@ BUILTIN: dict[str, Any] = {
     "price_aware": PriceAware,
     "pv_surplus": PvSurplus,
     "mpc": Mpc,
+    "grid_aware": GridAware,
 }
 
 

@@ -1,0 +1,160 @@
+"""``grid_aware``: any allocation strategy, kept within the feeder's voltage and loading limits.
+
+Each decision reads the grid state the engine gives grid-reading strategies (the load flow of the
+coming tick with the chargers at their present power, ``GridState.charger_p_kw``) and its
+``GridSensitivity``, and linearises every limit that could bind around that point:
+
+    vm_b(p) ~ vm_b + sum_c s_bc (p_c - p0_c) >= vm_min_pu + margin_pu
+    load_l(p) ~ load_l + sum_c g_lc (p_c - p0_c) <= max_loading_percent - margin_percent
+
+with ``p = kw_per_a * current_a`` per charger. Each becomes one row of the same ``A @ current_a <= b``
+matrix the site's fuses and import limit already live in (``Constraints.with_rows``), and the wrapped
+strategy (``inner``: ``edf``, ``equal_share``, ``peak_shaving``, ``mpc``, ...) allocates as usual,
+now unable to see a solution that breaks them. Coefficients that would let charging *relieve* a
+limit are set to 0 (conservative: the row then only over-counts), and a limit that is broken even
+with no charging gives ``b = 0`` (the sessions touching it pause). Only rows that could bind are
+added: those whose element is closer to its limit than the largest change all chargers could make
+(``GridSensitivity.change_bounds``). Charging lowers voltages, so only the lower voltage limit
+is a row; overvoltage from PV is relieved by charging, never caused.
+
+The linear model neglects how the other loads' currents grow as voltage sags (a few per cent of a
+change, ``sim.grid.sensitivity``) and the curvature of the drop; ``margin_pu`` and
+``margin_percent`` absorb both, and the model is re-linearised at every tick from a fresh load flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.domain import ChargerTable, Constraints, GridState, Setpoints, SiteView, no_constraints
+from sim.domain.grid_state import BranchKind, GridSensitivity
+from sim.errors import StrategyError
+from sim.strategies import params as p
+from sim.strategies.base import Strategy, reject_unknown_params
+
+F64 = NDArray[np.float64]
+NAME = "grid_aware"
+SENSITIVITY_FACTOR = 1.1
+"""The linear model underestimates a large change by up to ~10 % on a heavily loaded LV feeder (the
+other loads' currents and the charger's own grow as the voltage sags): every sensitivity is scaled
+by this factor, so a predicted change errs on the safe side."""
+
+
+class GridAware:
+    """Wraps ``inner``; adds the linearised feeder limits to its constraints at every decision."""
+
+    name: ClassVar[str] = NAME
+    needs_grid_state: ClassVar[bool] = True  # reads view.grid and its sensitivities at every decision
+    PARAMS: ClassVar[tuple[str, ...]] = ("inner", "inner_params", "vm_min_pu", "max_line_loading_percent",
+                                         "max_trafo_loading_percent", "margin_pu", "margin_percent")
+
+    def __init__(self, inner: Strategy, *, vm_min_pu: float = 0.9, max_line_loading_percent: float = 100.0,
+                 max_trafo_loading_percent: float = 100.0, margin_pu: float = 0.005,
+                 margin_percent: float = 2.0) -> None:
+        self.inner = inner
+        self.vm_min_pu = vm_min_pu
+        self.max_loading_percent: dict[BranchKind, float] = {
+            "line": max_line_loading_percent, "trafo": max_trafo_loading_percent,
+        }
+        self.margin_pu = margin_pu
+        self.margin_percent = margin_percent
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> GridAware:
+        reject_unknown_params(NAME, params, cls.PARAMS)
+        return cls(
+            _inner(params),
+            vm_min_pu=p.number(NAME, params, "vm_min_pu", 0.9, minimum=0.5, maximum=1.1),
+            max_line_loading_percent=p.number(NAME, params, "max_line_loading_percent", 100.0, minimum=1.0),
+            max_trafo_loading_percent=p.number(NAME, params, "max_trafo_loading_percent", 100.0, minimum=1.0),
+            margin_pu=p.number(NAME, params, "margin_pu", 0.005, minimum=0.0, maximum=0.1),
+            margin_percent=p.number(NAME, params, "margin_percent", 2.0, minimum=0.0, maximum=50.0),
+        )
+
+    def compute(self, view: SiteView) -> Setpoints:
+        if len(view.sessions) == 0:
+            return Setpoints.zeros(len(view.chargers))
+        return self.inner.compute(replace(view, constraints=self.constraints(view)))
+
+    def constraints(self, view: SiteView) -> Constraints:
+        """The view's constraints with the feeder limits that could bind for the plugged-in sessions."""
+        grid = view.grid
+        if grid is None or grid.sensitivity is None or grid.charger_p_kw is None:
+            raise StrategyError(
+                "strategy 'grid_aware' needs the grid state with its sensitivities at every decision "
+                "(GridState.sensitivity and charger_p_kw); the engine provides them for a feeder the "
+                "fast load-flow model describes"
+            )
+        site = view.constraints if view.constraints is not None else no_constraints(len(view.chargers))
+        max_kw = np.zeros(len(view.chargers))  # the most each charger can draw now (0 without a session)
+        ci = view.sessions.charger_index
+        max_kw[ci] = view.sessions.max_current_a * view.chargers.phases[ci] * view.chargers.v_ln_v[ci] / 1000.0
+        names, coef_a, limit = self.feeder_rows(view.chargers, grid, grid.sensitivity, max_kw)
+        return site.with_rows(names, coef_a, limit) if names else site
+
+    def feeder_rows(self, chargers: ChargerTable, grid: GridState, sens: GridSensitivity,
+                    max_kw: F64) -> tuple[list[str], F64, F64]:
+        """The linearised feeder limits that could bind for some charging in [0, ``max_kw``] per
+        charger: names, coefficients (rows x chargers, per A) and limits."""
+        kw_per_a = chargers.phases * chargers.v_ln_v / 1000.0
+        p0_kw = np.asarray(grid.charger_p_kw, dtype=float)
+        dp_kw = np.maximum(max_kw - p0_kw, p0_kw) * SENSITIVITY_FACTOR  # the largest change each could make
+        names: list[str] = []
+        blocks: list[tuple[F64, F64]] = []
+        vm_bound, line_bound, trafo_bound = sens.change_bounds(dp_kw)
+        room_pu = grid.vm_pu - (self.vm_min_pu + self.margin_pu)
+        buses = np.flatnonzero(room_pu <= vm_bound)  # NaN (isolated) compares false
+        if buses.size:
+            drop = -SENSITIVITY_FACTOR * sens.dvm_dp_pu_per_kw(buses)  # voltage lost per kW of charging
+            keep = _can_bind(drop, room_pu[buses], p0_kw, max_kw)
+            blocks.append((drop[keep], room_pu[buses][keep]))
+            names += [f"grid:bus#{k}:vm_min" for k in buses[keep]]
+        branches: tuple[tuple[BranchKind, F64, F64], ...] = (
+            ("line", grid.line_loading_percent, line_bound), ("trafo", grid.trafo_loading_percent, trafo_bound))
+        for kind, loading, bound in branches:
+            room = self.max_loading_percent[kind] - self.margin_percent - loading
+            rows = np.flatnonzero(room <= bound)
+            if rows.size:
+                per_kw = SENSITIVITY_FACTOR * sens.dloading_dp_percent_per_kw(kind, rows)
+                keep = _can_bind(per_kw, room[rows], p0_kw, max_kw)
+                blocks.append((per_kw[keep], room[rows][keep]))
+                names += [f"grid:{kind}#{k}:loading" for k in rows[keep]]
+        if not blocks:
+            return [], np.zeros((0, len(chargers))), np.zeros(0)
+        per_kw = np.concatenate([b[0] for b in blocks])
+        room_all = np.concatenate([b[1] for b in blocks])
+        # per_kw . (p - p0) <= room  =>  per_kw+ . p <= room + per_kw . p0 (per_kw+ >= per_kw: conservative)
+        limit = np.maximum(room_all + per_kw @ p0_kw, 0.0)
+        return names, np.maximum(per_kw, 0.0) * kw_per_a[None, :], limit
+
+
+def _can_bind(per_kw: F64, room: F64, p0_kw: F64, max_kw: F64) -> NDArray[np.bool_]:
+    """Rows whose linear change can reach their room for some charging in [0, max_kw] (the worst
+    case of each row: full power where a coefficient is positive, none where it is negative)."""
+    worst = np.where(per_kw > 0.0, per_kw * (max_kw - p0_kw), -per_kw * p0_kw).sum(axis=1)
+    return np.asarray(worst >= room)
+
+
+def _inner(params: Mapping[str, Any]) -> Strategy:
+    """The wrapped strategy from ``inner`` (a name) and ``inner_params`` (a table)."""
+    from sim.strategies.registry import available, create  # the registry imports this module
+
+    name = params.get("inner", "edf")
+    if not isinstance(name, str) or name in (NAME, "uncontrolled") or name not in available():
+        valid = ", ".join(sorted(set(available()) - {NAME, "uncontrolled"}))
+        raise StrategyError(f"strategy '{NAME}': parameter 'inner' = {name!r} is not valid; expected a strategy "
+                            f"that honours the site's limits: {valid}", param="inner")
+    inner_params = params.get("inner_params", {})
+    if not isinstance(inner_params, Mapping):
+        raise StrategyError(f"strategy '{NAME}': parameter 'inner_params' = {inner_params!r} is not a table; "
+                            f"expected the parameters of strategy '{name}', e.g. {{ target_kw = 50 }}",
+                            param="inner_params")
+    try:
+        return create(name, inner_params)
+    except StrategyError as error:
+        raise StrategyError(f"strategy '{NAME}', inner strategy: {error}", param="inner_params") from None
