@@ -174,15 +174,18 @@ class Simulation:
         self._record(step, charger_p_kw, grid)
 
     def _solve_and_record_deferred(self) -> None:
-        """Every tick's load flow in one block solve, then the rows, as ``_close_tick`` would have."""
+        """Every tick's load flow in one block solve, then all rows at once, as ``_close_tick`` would have."""
         assert self._tick_p_kw is not None
-        base, n = self.setup.base, self.n_steps
+        base, n, site = self.setup.base, self.n_steps, self.setup.site
         block = self.loadflow.solve_block(  # type: ignore[attr-defined]
             base.load_p_kw[:n], base.load_q_kvar[:n], base.sgen_p_kw[:n], self._tick_p_kw, t_s=self.setup.tick_s
         )
-        broken, use = self.setup.site.limit_use_all(self.setup.chargers.current_a(self._tick_p_kw))
-        for step in range(n):
-            self._record(step, self._tick_p_kw[step], block.state(step), (bool(broken[step]), float(use[step])))
+        broken, use = site.limit_use_all(self.setup.chargers.current_a(self._tick_p_kw))
+        self.recorder.record_block(
+            0, self.setup.tick_s[:n], self._tick_p_kw, base.load_p_kw[:n].sum(axis=1), base.sgen_p_kw[:n].sum(axis=1),
+            block, site_base_load_kw=site.base_load_kw[:n], price_per_kwh=site.price_per_kwh[:n],
+            site_limit_violation=broken, site_limit_max_use_percent=use,
+        )
 
     def _record(self, step: int, charger_p_kw: np.ndarray, grid: GridState,
                 limit_use: tuple[bool, float] | None = None) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,18 @@ from sim.results.tables import buses_frame, sessions_frame
 
 RESERVED_SUMMARY_KEYS = ("kpis", "record_period_s", "n_steps_recorded")
 """Keys ``finish`` writes into the summary itself; ``meta`` must not carry them."""
+
+class BlockGrid(Protocol):
+    """Load-flow results of many steps (``sim.grid.BlockResult`` is one): steps x elements arrays
+    and one value per step for the flows."""
+
+    vm_pu: NDArray[np.float64]
+    line_loading_percent: NDArray[np.float64]
+    trafo_loading_percent: NDArray[np.float64]
+    p_import_kw: NDArray[np.float64]
+    q_import_kvar: NDArray[np.float64]
+    losses_kw: NDArray[np.float64]
+
 
 _SCALAR_COLUMNS = ("base_load_kw", "pv_kw", "p_import_kw", "q_import_kvar", "losses_kw")
 _SITE_COLUMNS = ("site_base_load_kw", "price_per_kwh", "site_limit_max_use_percent")
@@ -137,6 +149,49 @@ class Recorder:
         self._line_percent[step] = grid.line_loading_percent
         self._trafo_percent[step] = grid.trafo_loading_percent
         self._recorded[step] = True
+
+    def record_block(
+        self,
+        start: int,
+        t_s: ArrayLike,
+        charger_p_kw: ArrayLike,
+        base_load_kw: ArrayLike,
+        pv_kw: ArrayLike,
+        grid: BlockGrid,
+        *,
+        site_base_load_kw: ArrayLike,
+        price_per_kwh: ArrayLike,
+        site_limit_violation: ArrayLike,
+        site_limit_max_use_percent: ArrayLike,
+    ) -> None:
+        """Fill rows ``start .. start + T - 1`` at once: what ``record_step`` does for each of T steps,
+        with every argument an array over the steps (grid arrays: steps x elements)."""
+        times = np.asarray(t_s, dtype=float).reshape(-1)
+        stop = start + times.size
+        if not (0 <= start and stop <= self.n_steps):
+            raise IndexError(f"Recorder.record_block: steps {start}..{stop - 1} outside 0..{self.n_steps - 1}")
+        n_t = times.size
+        for name, values, width in (("charger_p_kw", charger_p_kw, len(self.charger_ids)),
+                                    ("grid.vm_pu", grid.vm_pu, len(self.bus_ids)),
+                                    ("grid.line_loading_percent", grid.line_loading_percent, len(self.line_ids)),
+                                    ("grid.trafo_loading_percent", grid.trafo_loading_percent, len(self.trafo_ids))):
+            shape = np.shape(values)
+            if shape != (n_t, width):
+                raise ValueError(f"Recorder.record_block: {name} has shape {shape}, expected ({n_t}, {width})")
+        rows = slice(start, stop)
+        self._t_s[rows] = times
+        self._charger_p_kw[rows] = charger_p_kw
+        scalars = self._scalars
+        for key, values in (("base_load_kw", base_load_kw), ("pv_kw", pv_kw), ("p_import_kw", grid.p_import_kw),
+                            ("q_import_kvar", grid.q_import_kvar), ("losses_kw", grid.losses_kw),
+                            ("site_base_load_kw", site_base_load_kw), ("price_per_kwh", price_per_kwh),
+                            ("site_limit_max_use_percent", site_limit_max_use_percent)):
+            scalars[key][rows] = values
+        self._site_violation[rows] = np.asarray(site_limit_violation, dtype=bool)
+        self._vm_pu[rows] = grid.vm_pu
+        self._line_percent[rows] = grid.line_loading_percent
+        self._trafo_percent[rows] = grid.trafo_loading_percent
+        self._recorded[rows] = True
 
     @property
     def n_recorded(self) -> int:

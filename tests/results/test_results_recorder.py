@@ -280,3 +280,38 @@ def test_results_is_frozen() -> None:
     assert isinstance(res, Results)
     with pytest.raises(AttributeError):
         res.summary = {}  # type: ignore[misc]
+
+
+def test_record_block_equals_a_record_step_per_row() -> None:
+    """The engine records a block-solved run with ``record_block``: the same frames as row by row."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(11)
+    n = 6
+    tb = Timebase(START)
+    grids = [_grid(k, rng) for k in range(n)]
+    p_kw = rng.uniform(0, 11, (n, len(CHARGERS)))
+    base_kw, pv_kw, site_kw, price = (rng.uniform(0, 30, n) for _ in range(4))
+    broken, use = rng.random(n) < 0.3, rng.uniform(0, 120, n)
+    by_row = Recorder(n, PERIOD_S, tb, CHARGERS, BUSES, LINES, TRAFOS)
+    for k, g in enumerate(grids):
+        by_row.record_step(k, g.time_s, p_kw[k], base_kw[k], pv_kw[k], g, site_base_load_kw=site_kw[k],
+                           price_per_kwh=price[k], site_limit_violation=bool(broken[k]),
+                           site_limit_max_use_percent=use[k])
+    block = SimpleNamespace(**{name: np.array([getattr(g, name) for g in grids]) for name in (
+        "vm_pu", "line_loading_percent", "trafo_loading_percent", "p_import_kw", "q_import_kvar", "losses_kw")})
+    at_once = Recorder(n, PERIOD_S, tb, CHARGERS, BUSES, LINES, TRAFOS)
+    at_once.record_block(0, [g.time_s for g in grids], p_kw, base_kw, pv_kw, block, site_base_load_kw=site_kw,
+                         price_per_kwh=price, site_limit_violation=broken, site_limit_max_use_percent=use)
+    a, b = by_row.finish(_sessions(), _meta()), at_once.finish(_sessions(), _meta())
+    pd.testing.assert_frame_equal(a.timeseries, b.timeseries)
+    pd.testing.assert_frame_equal(a.bus_vm_pu, b.bus_vm_pu)
+    pd.testing.assert_frame_equal(a.line_loading_percent, b.line_loading_percent)
+    with pytest.raises(ValueError, match=r"grid.vm_pu has shape \(6, 4\), expected \(6, 5\)"):
+        at_once.record_block(0, np.zeros(n), p_kw, base_kw, pv_kw,
+                             SimpleNamespace(**{**vars(block), "vm_pu": np.zeros((n, 4))}),
+                             site_base_load_kw=site_kw, price_per_kwh=price, site_limit_violation=broken,
+                             site_limit_max_use_percent=use)
+    with pytest.raises(IndexError, match="outside"):
+        at_once.record_block(3, np.zeros(n), p_kw, base_kw, pv_kw, block, site_base_load_kw=site_kw,
+                             price_per_kwh=price, site_limit_violation=broken, site_limit_max_use_percent=use)
