@@ -22,7 +22,7 @@ in ``build_setup`` (``sim.engine.site_model``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -286,8 +286,18 @@ def _strategy_from_scenario(scenario: Scenario, file: str) -> Strategy:
         return create(scenario.strategy.name, scenario.strategy.params)
     except StrategyError as error:
         key = f"strategy.{error.param}" if error.param else "strategy.name"
-        value = scenario.strategy.params.get(error.param, ...) if error.param else scenario.strategy.name
+        value = _nested(scenario.strategy.params, error.param) if error.param else scenario.strategy.name
         raise ScenarioError(file, key, str(error), value=value) from None
+
+
+def _nested(params: Mapping[str, Any], dotted: str) -> Any:
+    """``params["a"]["b"]`` for ``"a.b"`` (a nested strategy parameter); ``...`` where absent."""
+    value: Any = params
+    for key in dotted.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return ...
+        value = value[key]
+    return value
 
 
 def simulate(

@@ -94,6 +94,14 @@ class GridLinearisation:
             out[kind] = (yff[:, None] * z_f + yft[:, None] * z_t, ytf[:, None] * z_f + ytt[:, None] * z_t)
         return out
 
+    def admittances(self, kind: BranchKind) -> C128:
+        """yff, yft, ytf, ytt of every in-model line or transformer, as a (4, n) complex array."""
+        return self._admittances[kind]
+
+    @cached_property
+    def _admittances(self) -> dict[str, C128]:
+        return {kind: np.array(_admittances(b.y)) for kind, b in (("line", self.model.lines), ("trafo", self.model.trafos))}
+
     def row_in_model(self, kind: BranchKind) -> I64:
         """For each line (transformer) position, its row among the in-model ones (-1: outside)."""
         return self._row_in_model[kind]
@@ -122,13 +130,25 @@ class GridLinearisation:
         return np.ascontiguousarray(np.concatenate(blocks) * (1.0 + 1e-5), dtype=np.float32)
 
     @cached_property
-    def column_feeder_pos(self) -> I64:
-        """A feeder bus position at each column's internal bus (where the state's vm is read)."""
+    def feeder_pos_of_internal(self) -> I64:
+        """For each internal bus, a feeder bus position mapped to it (-1: none, e.g. auxiliary buses)."""
         first = np.full(self.model.n_bus, -1, dtype=np.int64)
         pos = self.model.bus_pos
-        ok = np.flatnonzero(pos >= 0)
-        first[pos[ok[::-1]]] = ok[::-1]  # the lowest feeder position wins
-        return first[self.column_bus]
+        ok = np.flatnonzero(pos >= 0)[::-1]
+        first[pos[ok]] = ok  # the lowest feeder position wins
+        return first
+
+    @cached_property
+    def slack_voltage_of_internal(self) -> C128:
+        """The set voltage of each slack bus, NaN for every other internal bus."""
+        v = np.full(self.model.n_bus, np.nan, dtype=complex)
+        v[self.model.ref] = self.model.v_slack
+        return v
+
+    @cached_property
+    def column_feeder_pos(self) -> I64:
+        """A feeder bus position at each column's internal bus (where the state's vm is read)."""
+        return self.feeder_pos_of_internal[self.column_bus]
 
     def at(self, state: GridState) -> Sensitivity:
         """The sensitivities at ``state``'s solution (it must carry ``va_degree``)."""
@@ -146,21 +166,21 @@ class Sensitivity:
         vm_c = np.asarray(state.vm_pu)[lin.column_feeder_pos] if lin.column_bus.size else np.zeros(0)
         self._w_abs = 1.0 / (1000.0 * lin.model.base_mva * vm_c)  # |dV| per kW per unit |Z|, per column
 
-    @cached_property
-    def _v(self) -> C128:
-        """Complex voltage of every internal bus (slack buses at their set point)."""
-        m, state = self._lin.model, self._state
+    def _v(self, internal: I64) -> C128:
+        """Complex voltages (pu) at the given internal buses, from the state's magnitude and angle."""
+        lin, state = self._lin, self._state
         assert state.va_degree is not None
-        v = np.ones(m.n_bus, dtype=complex)
-        known = (m.bus_pos >= 0) & np.isfinite(state.vm_pu) & np.isfinite(state.va_degree)
-        v[m.bus_pos[known]] = state.vm_pu[known] * np.exp(1j * np.deg2rad(state.va_degree[known]))
-        v[m.ref] = m.v_slack
-        return v
+        pos = lin.feeder_pos_of_internal[internal]
+        v = np.ones(internal.size, dtype=complex)
+        ok = pos >= 0
+        v[ok] = state.vm_pu[pos[ok]] * np.exp(1j * np.deg2rad(state.va_degree[pos[ok]]))
+        slack = lin.slack_voltage_of_internal[internal]
+        return np.where(np.isnan(slack), v, slack)
 
     @cached_property
     def _w(self) -> C128:
         """dV per kW of charging at each column, per unit of Z: -1 / (1000 base_mva conj(V_c))."""
-        return -1.0 / (1000.0 * self._lin.model.base_mva * np.conj(self._v[self._lin.column_bus]))
+        return -1.0 / (1000.0 * self._lin.model.base_mva * np.conj(self._v(self._lin.column_bus)))
 
     # --- GridSensitivity ----------------------------------------------------------------------
     def dvm_dp_pu_per_kw(self, bus_positions: I64) -> F64:
@@ -168,7 +188,8 @@ class Sensitivity:
         ok = internal >= 0
         rows = np.zeros((internal.size, self._w.size))
         b = internal[ok]
-        unit = np.conj(self._v[b]) / np.abs(self._v[b])
+        v_b = self._v(b)
+        unit = np.conj(v_b) / np.abs(v_b)
         rows[ok] = (unit[:, None] * self._lin.z[b] * self._w[None, :]).real
         return self._per_charger(rows)
 
@@ -179,7 +200,7 @@ class Sensitivity:
         out = np.zeros((row_of.size, self._w.size))
         r = row_of[ok]
         if r.size:
-            from_side, current, scale = self._loaded_side(branches, r)
+            from_side, current, scale = self._loaded_side(kind, branches, r)
             di_from, di_to = self._lin.branch_currents(kind)
             d_current = np.where(from_side[:, None], di_from[r], di_to[r]) * self._w
             size = np.abs(current)
@@ -194,19 +215,25 @@ class Sensitivity:
 
     def change_bounds(self, dp_kw: F64) -> tuple[F64, F64, F64]:
         lin = self._lin
-        per_column = np.zeros(self._w_abs.size)
-        has = lin.column_of_charger >= 0
-        np.add.at(per_column, lin.column_of_charger[has], np.abs(np.asarray(dp_kw, dtype=float)[has]))
-        change = (self._w_abs * per_column).astype(np.float32) * np.float32(1.0 + 1e-5)
-        stacked = (lin.bound_matrix @ change).astype(float)
+        dp_abs = np.abs(np.asarray(dp_kw, dtype=float))
+        if lin.one_column_per_charger:
+            per_column = dp_abs
+        else:
+            has = lin.column_of_charger >= 0
+            per_column = np.bincount(lin.column_of_charger[has], dp_abs[has], minlength=self._w_abs.size)
+        change = (self._w_abs * per_column * (1.0 + 1e-5)).astype(np.float32)
+        stacked = lin.bound_matrix @ change
         n_bus = lin.model.bus_pos.size
-        out = [stacked[:n_bus]]
+        out = [stacked[:n_bus].astype(float)]
         start = n_bus
         for branches in (lin.model.lines, lin.model.trafos):
             k = branches.in_model.size
-            loading = np.zeros(len(branches))
-            loading[branches.in_model] = stacked[start:start + k]
-            out.append(loading)
+            if branches.all_in_model:
+                out.append(stacked[start:start + k].astype(float))
+            else:
+                loading = np.zeros(len(branches))
+                loading[branches.in_model] = stacked[start:start + k]
+                out.append(loading)
             start += k
         return out[0], out[1], out[2]
 
@@ -218,11 +245,12 @@ class Sensitivity:
             return self._lin.model.trafos
         raise ValueError(f"unknown branch kind {kind!r}; expected 'line' or 'trafo'")
 
-    def _loaded_side(self, branches: BranchSet, r: I64) -> tuple[NDArray[np.bool_], C128, F64]:
+    def _loaded_side(self, kind: BranchKind, branches: BranchSet, r: I64) -> tuple[NDArray[np.bool_], C128, F64]:
         """For in-model branch rows ``r``: whether the from side carries the larger loading now, that
         side's current (pu) and its loading scale."""
-        yff, yft, ytf, ytt = _admittances(branches.y[r])
-        v_f, v_t = self._v[branches.from_bus[r]], self._v[branches.to_bus[r]]
+        yff, yft, ytf, ytt = self._lin.admittances(kind)[:, r]
+        v = self._v(np.concatenate([branches.from_bus[r], branches.to_bus[r]]))
+        v_f, v_t = v[: r.size], v[r.size:]
         i_from, i_to = yff * v_f + yft * v_t, ytf * v_f + ytt * v_t
         from_side = np.abs(i_from) * branches.scale_from[r] >= np.abs(i_to) * branches.scale_to[r]
         current = np.where(from_side, i_from, i_to)

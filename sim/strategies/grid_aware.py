@@ -63,6 +63,7 @@ class GridAware:
         }
         self.margin_pu = margin_pu
         self.margin_percent = margin_percent
+        self._memo: tuple[GridState, Constraints, F64, Constraints] | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> GridAware:
@@ -82,7 +83,14 @@ class GridAware:
         return self.inner.compute(replace(view, constraints=self.constraints(view)))
 
     def constraints(self, view: SiteView) -> Constraints:
-        """The view's constraints with the feeder limits that could bind for the plugged-in sessions."""
+        """The view's constraints with the feeder limits that could bind for the plugged-in sessions.
+
+        Decisions at plug events inside a tick see the same grid state and site rows; when no
+        charger may now draw more than at the last decision on that state (a departure, a vehicle
+        taking less), every row that could bind then still covers every row that could bind now,
+        so the last result is reused. The memo is keyed on the objects' identity and never changes
+        a result.
+        """
         grid = view.grid
         if grid is None or grid.sensitivity is None or grid.charger_p_kw is None:
             raise StrategyError(
@@ -94,8 +102,13 @@ class GridAware:
         max_kw = np.zeros(len(view.chargers))  # the most each charger can draw now (0 without a session)
         ci = view.sessions.charger_index
         max_kw[ci] = view.sessions.max_current_a * view.chargers.phases[ci] * view.chargers.v_ln_v[ci] / 1000.0
+        memo = self._memo
+        if memo is not None and memo[0] is grid and memo[1] is site and bool(np.all(max_kw <= memo[2])):
+            return memo[3]
         names, coef_a, limit = self.feeder_rows(view.chargers, grid, grid.sensitivity, max_kw)
-        return site.with_rows(names, coef_a, limit) if names else site
+        extended = site.with_rows(names, coef_a, limit) if names else site
+        self._memo = (grid, site, max_kw, extended)
+        return extended
 
     def feeder_rows(self, chargers: ChargerTable, grid: GridState, sens: GridSensitivity,
                     max_kw: F64) -> tuple[list[str], F64, F64]:
@@ -157,4 +170,5 @@ def _inner(params: Mapping[str, Any]) -> Strategy:
     try:
         return create(name, inner_params)
     except StrategyError as error:
-        raise StrategyError(f"strategy '{NAME}', inner strategy: {error}", param="inner_params") from None
+        where = f"inner_params.{error.param}" if error.param else "inner_params"
+        raise StrategyError(f"strategy '{NAME}', inner strategy: {error}", param=where) from None
