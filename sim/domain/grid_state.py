@@ -32,9 +32,11 @@ class GridSensitivity(Protocol):
         ...
 
     def change_bounds(self, dp_kw: F64) -> tuple[F64, F64, F64]:
-        """Upper bounds (first order) on how much each bus voltage (pu), line loading and
-        transformer loading (percentage points) can move when every charger's power changes by at
-        most ``|dp_kw|``: a cheap filter for the limits that cannot bind."""
+        """Upper bounds on the first-order change of each bus voltage (pu), line loading and
+        transformer loading (percentage points) when every charger's power changes by at most
+        ``|dp_kw|``, holding the other loads' currents (the model of the sensitivities): a cheap
+        filter for the limits that cannot bind. An element no charger feeds still moves a little
+        (its own loads draw more current as the voltage sags); strategies keep a margin for that."""
         ...
 
 
