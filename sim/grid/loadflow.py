@@ -30,10 +30,21 @@ from sim.errors import LoadFlowError
 from sim.grid.feeder import Feeder
 
 _RECYCLE = {"trafo": False, "gen": False, "bus_pq": True}
-# Newton-Raphson stops when the largest power mismatch is below this. pandapower's default (1e-8
-# MVA) leaves up to ~4e-6 % line-loading error on the CIGRE LV feeder once warm starts let NR
-# stop right under it; 1e-10 costs at most one more iteration and keeps results to ~1e-8 %.
+# Newton-Raphson stops when the largest power mismatch is below the tolerance. pandapower's default
+# (1e-8 MVA) leaves up to ~4e-6 % line-loading error on the CIGRE LV feeder once warm starts let NR stop
+# right under it. The tolerance scales with the feeder's size: 1e-11 MVA per MVA of connected load and
+# generation, between 1e-12 (an LV feeder: on the IEEE European LV feeder's long lines 1e-10 still left
+# 3.4e-6 % line loading) and 1e-10 (an MV grid, where 1e-12 is below what double precision reaches).
 TOLERANCE_MVA = 1e-10
+TOLERANCE_MVA_PER_MVA = 1e-11
+TOLERANCE_MVA_MIN = 1e-12
+
+
+def tolerance_for(net: pp.pandapowerNet) -> float:
+    """The Newton-Raphson tolerance (MVA) for this net's size (see ``TOLERANCE_MVA_PER_MVA``)."""
+    size_mva = sum(float(np.nansum(np.abs(net[t]["p_mw"].to_numpy(dtype=float)))) for t in ("load", "sgen")
+                   if t in net and len(net[t]))
+    return float(np.clip(TOLERANCE_MVA_PER_MVA * size_mva, TOLERANCE_MVA_MIN, TOLERANCE_MVA))
 
 
 @runtime_checkable
@@ -64,7 +75,7 @@ class PandapowerLoadFlow:
         chargers: ChargerTable,
         *,
         numba: bool = True,
-        tolerance_mva: float = TOLERANCE_MVA,
+        tolerance_mva: float | None = None,
     ) -> None:
         self.bus_ids = feeder.bus_ids
         self.line_ids = feeder.line_ids
@@ -87,7 +98,8 @@ class PandapowerLoadFlow:
         self._n_sgens = len(feeder.sgen_ids)
         self._n_chargers = len(chargers)
         self._index = (pd.Index(self.bus_ids), pd.Index(self.line_ids), pd.Index(self.trafo_ids))
-        self._options = {"numba": numba, "tolerance_mva": tolerance_mva}
+        tolerance = tolerance_for(feeder.net) if tolerance_mva is None else tolerance_mva
+        self._options = {"numba": numba, "tolerance_mva": tolerance}
         self._warm = False
         self._writers = {
             (t, c): _ColumnWriter(self.net, t, c)

@@ -1,4 +1,5 @@
-"""Shared fixtures of the grid-room tests: a time base and stand-in profiles (no data files)."""
+"""Shared fixtures of the grid-room tests: a time base and stand-in profiles (no data files), the five
+feeders of issue 4 with their seeded chargers and random injections, and the independent runpp reference."""
 
 from __future__ import annotations
 
@@ -9,9 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.domain import Timebase
+from sim.domain import Charger, ChargerTable, Timebase
 from sim.grid import NETWORKS, build_feeder
-from sim.scenario.schema import GridSpec
+from sim.scenario.schema import GridSpec, PvSpec
+
+# Issue 4: the fast load flow equals pandapower's runpp within these, on every bus and branch.
+VM_ATOL_PU = 1e-8
+LOADING_ATOL_PERCENT = 1e-6
+POWER_ATOL_KW = 1e-5
+
+FEEDERS = {  # name: (GridSpec fields, PV kWp per PV bus); the five feeder kinds of issue 4
+    "cigre_lv": ({"network": "cigre_lv"}, 30.0),
+    "ieee_european_lv": ({"network": "ieee_european_lv"}, 8.0),
+    "kerber_dorfnetz": ({"network": "kerber_dorfnetz"}, 10.0),
+    "simbench_lv": ({"simbench": "1-LV-rural1--0-sw"}, 10.0),
+    "simbench_mv": ({"simbench": "1-MV-rural--0-sw"}, 100.0),
+}
 
 
 class StubProfile:
@@ -57,15 +71,24 @@ def stub_profile():
     return StubProfile
 
 
+def _timebase() -> Timebase:
+    return Timebase(datetime(2026, 1, 12, tzinfo=timezone(timedelta(hours=1))))
+
+
 @pytest.fixture(scope="session")
 def timebase() -> Timebase:
-    return Timebase(datetime(2026, 1, 12, tzinfo=timezone(timedelta(hours=1))))
+    return _timebase()
 
 
 @pytest.fixture(scope="session")
 def make_feeder(timebase):
     """``make_feeder(seed=0, household_profile=..., pv_profile=..., **GridSpec fields)``; the
     profiles default to stubs (household 0.6 +- 0.3, PV 0.4 +- 0.4 kW/kWp)."""
+    return _feeder_maker(timebase)
+
+
+def _feeder_maker(timebase: Timebase):
+    """The ``make_feeder`` function on ``timebase`` (also for scripts, outside pytest)."""
 
     def make(seed: int = 0, household_profile=None, pv_profile=None, base_dir: Path = Path("."), **spec):
         return build_feeder(
@@ -79,6 +102,48 @@ def make_feeder(timebase):
         )
 
     return make
+
+
+def _simbench_net(code: str):
+    import simbench as sb
+
+    return sb.get_simbench_net(code), None  # the net only: the tests draw their own injections
+
+
+def _feeder_spec(name: str) -> dict:
+    """How the feeder ``name`` of ``FEEDERS`` is built: GridSpec fields, ``build_feeder`` seed, PV."""
+    grid, kwp = FEEDERS[name]
+    return {"grid": dict(grid), "seed": 3, "pv": {"share": 0.6, "kwp": kwp}}
+
+
+def _named_feeder(name: str, make_feeder):
+    """The feeder ``name`` of ``FEEDERS`` (``_feeder_spec``); a SimBench grid is loaded without its
+    year of profiles (the tests draw their own injections)."""
+    spec = _feeder_spec(name)
+    with pytest.MonkeyPatch.context() as patch:
+        if "simbench" in spec["grid"]:
+            patch.setattr("sim.grid.feeder.load_network", lambda s, *a, **k: _simbench_net(s.simbench))
+        return make_feeder(seed=spec["seed"], pv=PvSpec(**spec["pv"]), **spec["grid"])
+
+
+def _chargers(feeder, n: int, seed: int) -> ChargerTable:
+    """``n`` chargers on load buses, two sharing a bus."""
+    rng = np.random.default_rng(seed)
+    buses = rng.choice(feeder.load_bus_ids(), size=n, replace=True)
+    buses[1] = buses[0]
+    return ChargerTable(tuple(Charger(f"c{k}", int(b)) for k, b in enumerate(buses)))
+
+
+def _injections(feeder, table, rng, *, reverse: bool):
+    """Random loads (0-150 % of rated; 0-10 % for reverse flow), PV/sgens (0-30 % of rated; 90-100 %
+    for reverse flow) and charging (kW)."""
+    rated_p = feeder.net.load.p_mw.to_numpy() * 1000.0
+    rated_q = feeder.net.load.q_mvar.to_numpy() * 1000.0
+    level = rng.uniform(0.0, 0.1 if reverse else 1.5, rated_p.size)
+    sgen_level = rng.uniform(0.9, 1.0, len(feeder.sgen_ids)) if reverse else rng.uniform(0.0, 0.3, len(feeder.sgen_ids))
+    sgen = feeder.net.sgen.p_mw.to_numpy() * 1000.0 * sgen_level
+    charging = np.zeros(len(table)) if reverse else rng.uniform(0.0, 22.0, len(table))
+    return level * rated_p, level * rated_q, sgen, charging
 
 
 def _reference(feeder, charger_buses, load_p_kw, load_q_kvar, sgen_p_kw, charger_p_kw, tolerance_mva=1e-12):

@@ -10,7 +10,7 @@ import numpy as np
 import pandapower as pp
 import pytest
 
-from sim.domain import Charger, ChargerTable
+from sim.domain import ChargerTable
 from sim.errors import LoadFlowError
 from sim.grid import (
     BlockResult,
@@ -21,56 +21,23 @@ from sim.grid import (
     make_loadflow,
 )
 from sim.scenario.schema import PvSpec
+from tests.grid.conftest import (
+    FEEDERS,
+    LOADING_ATOL_PERCENT,
+    POWER_ATOL_KW,
+    VM_ATOL_PU,
+    _chargers,
+    _injections,
+    _named_feeder,
+)
 from tests.grid.conftest import _reference as conftest_reference
-
-VM_ATOL_PU = 1e-8
-LOADING_ATOL_PERCENT = 1e-6
-POWER_ATOL_KW = 1e-5
-
-FEEDERS = {  # name: (GridSpec fields, PV kWp per PV bus)
-    "cigre_lv": ({"network": "cigre_lv"}, 30.0),
-    "ieee_european_lv": ({"network": "ieee_european_lv"}, 8.0),
-    "kerber_dorfnetz": ({"network": "kerber_dorfnetz"}, 10.0),
-    "simbench_lv": ({"simbench": "1-LV-rural1--0-sw"}, 10.0),
-    "simbench_mv": ({"simbench": "1-MV-rural--0-sw"}, 100.0),
-}
-
-
-def _simbench_net(code: str):
-    import simbench as sb
-
-    return sb.get_simbench_net(code), None  # the net only: the tests draw their own injections
 
 
 @pytest.fixture(scope="module", params=list(FEEDERS), ids=list(FEEDERS))
 def case(request, make_feeder):
-    spec, kwp = FEEDERS[request.param]
-    with pytest.MonkeyPatch.context() as patch:
-        if "simbench" in spec:
-            patch.setattr("sim.grid.feeder.load_network", lambda s, *a, **k: _simbench_net(s.simbench))
-        feeder = make_feeder(seed=3, pv=PvSpec(share=0.6, kwp=kwp), **spec)
+    feeder = _named_feeder(request.param, make_feeder)
     table = _chargers(feeder, 8, seed=5)
     return request.param, feeder, table, FastLoadFlow(feeder, table)
-
-
-def _chargers(feeder, n: int, seed: int) -> ChargerTable:
-    """``n`` chargers on load buses, two sharing a bus."""
-    rng = np.random.default_rng(seed)
-    buses = rng.choice(feeder.load_bus_ids(), size=n, replace=True)
-    buses[1] = buses[0]
-    return ChargerTable(tuple(Charger(f"c{k}", int(b)) for k, b in enumerate(buses)))
-
-
-def _injections(feeder, table, rng, *, reverse: bool):
-    """Random loads (0-150 % of rated; 0-10 % for reverse flow), PV/sgens (0-30 % of rated; 90-100 %
-    for reverse flow) and charging (kW)."""
-    rated_p = feeder.net.load.p_mw.to_numpy() * 1000.0
-    rated_q = feeder.net.load.q_mvar.to_numpy() * 1000.0
-    level = rng.uniform(0.0, 0.1 if reverse else 1.5, rated_p.size)
-    sgen_level = rng.uniform(0.9, 1.0, len(feeder.sgen_ids)) if reverse else rng.uniform(0.0, 0.3, len(feeder.sgen_ids))
-    sgen = feeder.net.sgen.p_mw.to_numpy() * 1000.0 * sgen_level
-    charging = np.zeros(len(table)) if reverse else rng.uniform(0.0, 22.0, len(table))
-    return level * rated_p, level * rated_q, sgen, charging
 
 
 def _reference(feeder, charger_buses, load_p_kw, load_q_kvar, sgen_p_kw, charger_p_kw):
