@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from core_ext._select import pick
 
-_KERNELS = ("acceptance_kw", "advance_energy", "priority_allocate", "waterfill", "quantize")
+_KERNELS = ("acceptance_kw", "advance_energy", "priority_allocate", "waterfill", "quantize", "pilot_currents",
+            "check_currents", "deadline_threshold")
 _kernels, BACKEND = pick("core_ext._sched", "core_ext._sched_py", _KERNELS)
 
 acceptance_kw = _kernels.acceptance_kw
@@ -21,5 +22,9 @@ advance_energy = _kernels.advance_energy
 priority_allocate = _kernels.priority_allocate
 waterfill = _kernels.waterfill
 quantize = _kernels.quantize
+pilot_currents = _kernels.pilot_currents
+check_currents = _kernels.check_currents
+deadline_threshold = _kernels.deadline_threshold
 
-__all__ = ["BACKEND", "acceptance_kw", "advance_energy", "priority_allocate", "quantize", "waterfill"]
+__all__ = ["BACKEND", "acceptance_kw", "advance_energy", "check_currents", "deadline_threshold", "pilot_currents",
+           "priority_allocate", "quantize", "waterfill"]

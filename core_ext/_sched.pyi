@@ -51,3 +51,27 @@ def quantize(
     limit: F64,
     io_a: F64,
 ) -> None: ...
+def pilot_currents(
+    draw_a: F64,
+    upper_a: F64,
+    charger_index: NDArray[np.int64],
+    min_a: F64,
+    max_a: F64,
+    step_a: F64,
+    allowed_indptr: NDArray[np.int64],
+    allowed_a: F64,
+    current_a: F64,
+) -> None: ...
+def check_currents(current_a: F64, min_a: F64, max_a: F64, out_a: F64) -> int: ...
+def deadline_threshold(
+    start_s: F64,
+    end_s: F64,
+    base_kw: F64,
+    time_s: float,
+    departure_s: F64,
+    need_kwh: F64,
+    max_kw: F64,
+    target_kw: float,
+    upper_kw: float,
+    tol_kw: float,
+) -> float: ...

@@ -41,7 +41,7 @@ def advance_energy(const double[::1] p_kw, const double[::1] efficiency, double 
 # ---------------------------------------------------------------------------------------------------
 
 from libc.math cimport floor, ceil, isfinite, isnan, INFINITY
-from libc.stdlib cimport calloc, free, qsort
+from libc.stdlib cimport calloc, free, malloc, qsort
 from libc.string cimport memset, memcpy
 
 cdef double TOL = 1e-9
@@ -56,6 +56,14 @@ cdef enum:
 
 cdef void* _alloc(size_t count, size_t size) except NULL:
     cdef void* p = calloc(count if count > 0 else 1, size)
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+cdef void* _alloc_scratch(size_t count, size_t size) except NULL:
+    """``_alloc`` without zeroing, for scratch that is written before it is read."""
+    cdef void* p = malloc(count * size if count > 0 else 1)
     if p == NULL:
         raise MemoryError()
     return p
@@ -670,3 +678,235 @@ def quantize(const long long[::1] order, const double[::1] upper_a, const double
         free(used)
         free(active)
         free(risen)
+
+
+# ------------------------------------------------------------------------------ setpoints ---------
+# Specification: core_ext/_setpoints_py.py (same arithmetic, same order of operations).
+
+cdef double STEP_TOL = 1e-9
+
+
+cdef void _check_chargers(str kernel, const double[::1] min_a, const double[::1] max_a) except *:
+    cdef Py_ssize_t j, m = min_a.shape[0]
+    if max_a.shape[0] != m:
+        raise ValueError(f"{kernel}: max_a has {max_a.shape[0]} entries; expected {m} (one per charger, like min_a)")
+    for name, arr in (("min_a", min_a), ("max_a", max_a)):
+        j = _first_nonfinite(arr)
+        if j >= 0:
+            raise ValueError(f"{kernel}: {name}[{j}] = {arr[j]} is not a finite current")
+
+
+def pilot_currents(const double[::1] draw_a, const double[::1] upper_a, const long long[::1] charger_index,
+                   const double[::1] min_a, const double[::1] max_a, const double[::1] step_a,
+                   const long long[::1] allowed_indptr, const double[::1] allowed_a, double[::1] current_a):
+    cdef str kernel = "pilot_currents"
+    cdef Py_ssize_t k, p, j, n = draw_a.shape[0], m = min_a.shape[0]
+    cdef long long c
+    cdef double pilot, wanted, offer
+    if upper_a.shape[0] != n or charger_index.shape[0] != n:
+        raise ValueError(f"{kernel}: upper_a and charger_index have {upper_a.shape[0]} and {charger_index.shape[0]} "
+                         f"entries; expected {n} (one per session, like draw_a)")
+    if max_a.shape[0] != m:
+        raise ValueError(f"{kernel}: max_a has {max_a.shape[0]} entries; expected {m} (one per charger, like min_a)")
+    if step_a.shape[0] != m:
+        raise ValueError(f"{kernel}: step_a has {step_a.shape[0]} entries; expected {m} (one per charger, like min_a)")
+    if allowed_indptr.shape[0] != m + 1:
+        raise ValueError(f"{kernel}: allowed_indptr has {allowed_indptr.shape[0]} entries; expected n_chargers + 1 = "
+                         f"{m + 1}")
+    for name, arr in (("min_a", min_a), ("max_a", max_a), ("step_a", step_a), ("allowed_a", allowed_a)):
+        j = _first_nonfinite(arr)
+        if j >= 0:
+            raise ValueError(f"{kernel}: {name}[{j}] = {arr[j]} is not a finite current")
+    if not _rising_pointer(allowed_indptr, allowed_a.shape[0]):
+        raise ValueError(f"{kernel}: allowed_indptr must rise from 0 to len(allowed_a) = {allowed_a.shape[0]}")
+    if current_a.shape[0] != m:
+        raise ValueError(f"{kernel}: current_a has {current_a.shape[0]} entries; expected {m} (one per charger, "
+                         "like min_a)")
+    j = _first_bad_index(charger_index, m)
+    if j >= 0:
+        raise ValueError(f"{kernel}: charger_index[{j}] = {charger_index[j]} is not a charger (valid: 0..{m - 1})")
+    with nogil:
+        for c in range(m):
+            current_a[c] = 0.0
+        for k in range(n):
+            c = charger_index[k]
+            pilot = draw_a[k] if draw_a[k] > TOL else 0.0
+            if pilot > 0.0 and (pilot < min_a[c] - TOL or pilot >= upper_a[k] - TOL):
+                wanted = pilot if pilot >= min_a[c] else min_a[c]
+                if allowed_indptr[c + 1] > allowed_indptr[c]:
+                    offer = INFINITY
+                    for p in range(allowed_indptr[c], allowed_indptr[c + 1]):
+                        if allowed_a[p] >= wanted - TOL:
+                            offer = allowed_a[p]
+                            break
+                elif step_a[c] > 0.0:
+                    offer = ceil(wanted / step_a[c] - STEP_TOL) * step_a[c]
+                else:
+                    offer = wanted
+                pilot = offer if offer <= max_a[c] else max_a[c]
+            current_a[c] = pilot
+
+
+def check_currents(const double[::1] current_a, const double[::1] min_a, const double[::1] max_a,
+                   double[::1] out_a):
+    cdef str kernel = "check_currents"
+    cdef Py_ssize_t i, m = min_a.shape[0], bad = -1
+    cdef double c
+    _check_chargers(kernel, min_a, max_a)
+    if current_a.shape[0] != m or out_a.shape[0] != m:
+        raise ValueError(f"{kernel}: current_a and out_a have {current_a.shape[0]} and {out_a.shape[0]} entries; "
+                         f"expected {m} (one per charger, like min_a)")
+    with nogil:
+        for i in range(m):
+            c = current_a[i]
+            if not (c >= -TOL and c <= max_a[i] + TOL and (c <= TOL or c >= min_a[i] - TOL)):
+                bad = i
+                break
+            out_a[i] = max_a[i] if c > max_a[i] else (c if c > 0.0 else 0.0)
+    return bad
+
+
+# ------------------------------------------------------------------------------ deadline threshold -
+# Specification: core_ext/_threshold_py.py (same arithmetic, sums in index order). Each session's
+# hours per slot are computed once per call, not per test, and kept only where not 0 (such a slot
+# adds exactly nothing to either side: capacities are >= 0), as CSR rows in departure order. A test
+# then walks those entries with one running capacity per slot instead of the twin's sessions x slots
+# matrices, and stops at the first prefix that fails.
+
+cdef double THRESHOLD_REL_TOL = 1e-9
+cdef double THRESHOLD_ABS_TOL_KWH = 1e-9
+cdef int MAX_BISECTIONS = 200
+
+
+cdef struct Deadlines:
+    Py_ssize_t n, n_slots
+    const double* base_kw
+    long long* ptr  # prefix j (departure order) owns entries ptr[j]..ptr[j+1]-1
+    int* slot  # per entry: the slot
+    double* hours  # per entry: hours of the slot before the j-th departure (> 0)
+    double* max_kw  # per prefix j: its j-th session's max_kw
+    double* prefix_need_kwh  # per prefix
+    double* cap_kwh  # per slot: the prefix's running capacity, sum of max_kw * hours (scratch)
+    double* room_kw  # per slot (scratch)
+
+
+cdef inline double _max0(double x) noexcept nogil:
+    return x if x > 0.0 else 0.0
+
+
+cdef inline double _min(double a, double b) noexcept nogil:
+    """``np.minimum`` for numbers that are not NaN (inlined; libm's fmin may be a call)."""
+    return a if a < b else b
+
+
+cdef inline double _max(double a, double b) noexcept nogil:
+    return a if a > b else b
+
+
+cdef bint _deadlines_met(Deadlines* d, double threshold_kw) noexcept nogil:
+    cdef Py_ssize_t j, k, p
+    cdef double h, offered
+    for k in range(d.n_slots):
+        d.room_kw[k] = _max0(threshold_kw - d.base_kw[k])
+        d.cap_kwh[k] = 0.0
+    for j in range(d.n):
+        offered = 0.0
+        for p in range(d.ptr[j], d.ptr[j + 1]):
+            k, h = d.slot[p], d.hours[p]
+            d.cap_kwh[k] += d.max_kw[j] * h
+            offered += _min(d.room_kw[k] * h, d.cap_kwh[k])
+        if not offered >= d.prefix_need_kwh[j] * (1.0 - THRESHOLD_REL_TOL) - THRESHOLD_ABS_TOL_KWH:
+            return False
+    return True
+
+
+cdef void _check_finite(str name, const double[::1] a) except *:
+    cdef Py_ssize_t j = _first_nonfinite(a)
+    if j >= 0:
+        raise ValueError(f"deadline_threshold: {name}[{j}] = {a[j]} is not a finite number")
+
+
+def deadline_threshold(const double[::1] start_s, const double[::1] end_s, const double[::1] base_kw, double time_s,
+                       const double[::1] departure_s, const double[::1] need_kwh, const double[::1] max_kw,
+                       double target_kw, double upper_kw, double tol_kw):
+    cdef Py_ssize_t j, k, n = departure_s.shape[0], n_slots = start_s.shape[0], nnz = 0
+    cdef long long s
+    cdef double h, need_cap, prefix_need = 0.0, lo, hi, mid
+    cdef int it
+    cdef Deadlines d
+    cdef KeyIndex* keys
+    cdef double* from_s  # per slot: where it starts counting, max(start, now)
+    for name, size, like, expected in (("end_s", end_s.shape[0], "start_s", n_slots),
+                                       ("base_kw", base_kw.shape[0], "start_s", n_slots),
+                                       ("need_kwh", need_kwh.shape[0], "departure_s", n),
+                                       ("max_kw", max_kw.shape[0], "departure_s", n)):
+        if size != expected:
+            raise ValueError(f"deadline_threshold: {name} has {size} entries; expected {expected} (like {like})")
+    for name, arr in (("start_s", start_s), ("end_s", end_s), ("base_kw", base_kw), ("departure_s", departure_s),
+                      ("need_kwh", need_kwh), ("max_kw", max_kw)):
+        _check_finite(name, arr)
+    for j in range(n):
+        if max_kw[j] < 0.0:
+            raise ValueError(f"deadline_threshold: max_kw[{j}] = {max_kw[j]} must be >= 0")
+    for name, value in (("time_s", time_s), ("target_kw", target_kw), ("upper_kw", upper_kw)):
+        if not isfinite(value):
+            raise ValueError(f"deadline_threshold: {name} = {value} is not a finite number")
+    if not (tol_kw > 0.0 and isfinite(tol_kw)):
+        raise ValueError(f"deadline_threshold: tol_kw = {tol_kw} must be a finite number > 0")
+    if n_slots >= 2**31:
+        raise ValueError(f"deadline_threshold: {n_slots} slots; at most 2**31 - 1")
+    memset(&d, 0, sizeof(Deadlines))
+    d.n, d.n_slots = n, n_slots
+    d.base_kw = &base_kw[0] if n_slots else NULL
+    keys = <KeyIndex*>_alloc(2 * n, sizeof(KeyIndex))
+    from_s = <double*>_alloc(n_slots, sizeof(double))
+    try:
+        d.ptr = <long long*>_alloc(n + 1, sizeof(long long))
+        d.slot = <int*>_alloc_scratch(n * n_slots, sizeof(int))
+        d.hours = <double*>_alloc_scratch(n * n_slots, sizeof(double))
+        d.max_kw = <double*>_alloc(n, sizeof(double))
+        d.prefix_need_kwh = <double*>_alloc(n, sizeof(double))
+        d.cap_kwh = <double*>_alloc(n_slots, sizeof(double))
+        d.room_kw = <double*>_alloc(n_slots, sizeof(double))
+        with nogil:
+            for j in range(n):
+                keys[j].key, keys[j].index = departure_s[j], j
+            _sort_by_key(keys, keys + n, n)
+            for k in range(n_slots):
+                from_s[k] = _max(start_s[k], time_s)
+            for j in range(n):
+                s = keys[j].index
+                d.max_kw[j] = max_kw[s]
+                need_cap = 0.0
+                for k in range(n_slots):
+                    h = _max0(_min(end_s[k], departure_s[s]) - from_s[k]) / 3600.0
+                    need_cap += max_kw[s] * h
+                    if h > 0.0:
+                        d.slot[nnz], d.hours[nnz] = <int>k, h
+                        nnz += 1
+                d.ptr[j + 1] = nnz
+                prefix_need += _min(need_kwh[s], need_cap)
+                d.prefix_need_kwh[j] = prefix_need
+            if _deadlines_met(&d, target_kw):
+                hi = target_kw
+            else:
+                lo, hi = target_kw, upper_kw
+                for it in range(MAX_BISECTIONS):
+                    if not hi - lo > tol_kw:
+                        break
+                    mid = 0.5 * (lo + hi)
+                    if _deadlines_met(&d, mid):
+                        hi = mid
+                    else:
+                        lo = mid
+    finally:
+        free(keys)
+        free(from_s)
+        free(d.ptr)
+        free(d.slot)
+        free(d.hours)
+        free(d.max_kw)
+        free(d.prefix_need_kwh)
+        free(d.cap_kwh)
+        free(d.room_kw)
+    return hi

@@ -2,7 +2,9 @@
 
 Conventions (shared with the Cython module): arrays are contiguous float64 (int64 for indices);
 inputs are marked IN, outputs OUT; the caller allocates every output; nothing is returned.
-The allocation kernels (``priority_allocate``, ``waterfill``, ``quantize``) live in ``_alloc_py``.
+The allocation kernels (``priority_allocate``, ``waterfill``, ``quantize``) live in ``_alloc_py``, the
+setpoint kernels (``pilot_currents``, ``check_currents``) in ``_setpoints_py``, ``peak_shaving``'s
+threshold search (``deadline_threshold``) in ``_threshold_py``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core_ext._alloc_py import priority_allocate, quantize, waterfill
+from core_ext._setpoints_py import check_currents, pilot_currents
+from core_ext._threshold_py import deadline_threshold
 
-__all__ = ["acceptance_kw", "advance_energy", "priority_allocate", "quantize", "waterfill"]
+__all__ = ["acceptance_kw", "advance_energy", "check_currents", "deadline_threshold", "pilot_currents",
+           "priority_allocate", "quantize", "waterfill"]
 
 F64 = NDArray[np.float64]
 

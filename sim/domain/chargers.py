@@ -58,6 +58,11 @@ class ChargerTable:
     efficiency: NDArray[np.float64] = field(init=False)
     v_ln_v: NDArray[np.float64] = field(init=False)
     current_step_a: NDArray[np.float64] = field(init=False)
+    # The finite sets of allowed currents as CSR: charger j's non-zero currents, ascending, are
+    # allowed_a[allowed_indptr[j]:allowed_indptr[j + 1]] (empty: a step or continuous).
+    allowed_indptr: NDArray[np.int64] = field(init=False)
+    allowed_a: NDArray[np.float64] = field(init=False)
+    continuous: bool = field(init=False)  # no charger has a step or a finite set (nothing to round)
 
     def __post_init__(self) -> None:
         cs = self.chargers
@@ -70,6 +75,10 @@ class ChargerTable:
         set_(self, "efficiency", _frozen(np.array([c.efficiency for c in cs], dtype=float)))
         set_(self, "v_ln_v", _frozen(np.array([c.v_ln_v for c in cs], dtype=float)))
         set_(self, "current_step_a", _frozen(np.array([c.current_step_a for c in cs], dtype=float)))
+        sets = [sorted(v for v in c.allowed_current_a if v > 0.0) for c in cs]
+        set_(self, "allowed_indptr", _frozen(np.cumsum([0] + [len(v) for v in sets], dtype=np.int64)))
+        set_(self, "allowed_a", _frozen(np.array([v for vs in sets for v in vs], dtype=float)))
+        set_(self, "continuous", not len(self.allowed_a) and not self.current_step_a.any())
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("charger ids must be unique")
 

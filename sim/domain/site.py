@@ -23,6 +23,11 @@ class ActiveSessions:
     ``charger_index`` points into the site's ``ChargerTable``. ``max_current_a`` is the most
     current per phase the vehicle accepts now: the smaller of the charger's and the vehicle's
     limit and what the battery takes at its state of charge and remaining demand.
+
+    ``id_rank`` (optional) are integers that sort like ``session_ids``, so that ties in an order
+    can be broken by session id without sorting strings at every decision. The engine passes each
+    session's rank among all sessions of the run; without it the ranks are computed from the ids
+    (``session_id_rank``).
     """
 
     session_ids: tuple[str, ...]
@@ -32,13 +37,26 @@ class ActiveSessions:
     energy_requested_kwh: NDArray[np.float64]
     energy_delivered_kwh: NDArray[np.float64]
     max_current_a: NDArray[np.float64]
+    id_rank: NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.session_ids)
 
+    def session_id_rank(self) -> NDArray[np.int64]:
+        """Integers in the order of ``session_ids`` (``id_rank`` if given, else the ids' ranks)."""
+        if self.id_rank is not None:
+            return self.id_rank
+        return id_ranks(self.session_ids)
+
     @property
     def energy_remaining_kwh(self) -> NDArray[np.float64]:
         return np.maximum(self.energy_requested_kwh - self.energy_delivered_kwh, 0.0)
+
+
+def id_ranks(session_ids: tuple[str, ...]) -> NDArray[np.int64]:
+    """Each id's rank in the sorted ids (0 = smallest; equal ids by position)."""
+    ids = np.asarray(session_ids, dtype=str)
+    return np.argsort(np.argsort(ids, kind="stable"), kind="stable").astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,14 @@ session, extra rows such as a peak-shaving target); this module does the rest, t
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from operator import is_
 
 import numpy as np
 from numpy.typing import NDArray
 
 import core_ext
 from sim.domain import Setpoints, SiteView
-from sim.strategies.currents import allowed_sets, offer_at_least
+from sim.strategies.currents import allowed_sets
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -74,18 +75,52 @@ def kw_per_a(view: SiteView) -> F64:
 
 def build_problem(view: SiteView, extra: ExtraRows | None = None) -> Problem:
     """Bounds and constraint columns of the view's sessions, with ``extra`` rows appended."""
-    ci = view.sessions.charger_index
-    n = len(ci)
     upper_a = np.ascontiguousarray(view.sessions.max_current_a, dtype=float)
-    lower_a = np.ascontiguousarray(view.chargers.min_current_a[ci], dtype=float)
+    lower_a, indptr, indices, coef = _columns.of(view)
     if view.constraints is not None:
-        indptr, indices, coef = view.constraints.columns(ci)
-        limit = np.asarray(view.constraints.limit, dtype=float)
+        limit = np.ascontiguousarray(view.constraints.limit, dtype=float)
     else:
-        indptr, indices, coef = np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
         limit = np.zeros(0)
-    problem = Problem(upper_a, lower_a, indptr, indices, coef, np.ascontiguousarray(limit))
+    problem = Problem(upper_a, lower_a, indptr, indices, coef, limit)
     return with_rows(problem, extra) if extra is not None else problem
+
+
+class _LastColumns:
+    """The sessions' minimum currents and CSC columns of the last view, reused while they stay the same.
+
+    Both are a pure function of the chargers, the constraint matrix and the sessions' chargers
+    (``charger_index``), which change only when a vehicle plugs in or leaves; time-varying rows
+    change ``limit`` only and share the matrix arrays (``Constraints.with_limit``). So the last
+    result is kept (read-only) with the objects it was computed from, compared by identity, and
+    the session chargers by value. One entry: a decision never pays more than a comparison.
+    """
+
+    def __init__(self) -> None:
+        # (matrix and minimum arrays, charger_index bytes, value), replaced as one object (thread-safe)
+        self._last: tuple[tuple[object, ...], bytes, tuple[F64, I64, I64, F64]] | None = None
+
+    def of(self, view: SiteView) -> tuple[F64, I64, I64, F64]:
+        """``(lower_a, indptr, indices, coef)`` of the view's sessions."""
+        ci = view.sessions.charger_index
+        cons = view.constraints
+        key = (view.chargers.min_current_a, *((cons.indptr, cons.indices, cons.coef) if cons is not None else ()))
+        ci_bytes = np.ascontiguousarray(ci, dtype=np.int64).tobytes()
+        last = self._last
+        if last is not None and last[1] == ci_bytes and len(key) == len(last[0]) and all(map(is_, key, last[0])):
+            return last[2]
+        lower_a = np.ascontiguousarray(view.chargers.min_current_a[ci], dtype=float)
+        if cons is not None:
+            indptr, indices, coef = cons.columns(ci)
+        else:
+            indptr, indices, coef = np.zeros(len(ci) + 1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        value = (lower_a, indptr, indices, coef)
+        for array in value:
+            array.setflags(write=False)
+        self._last = (key, ci_bytes, value)
+        return value
+
+
+_columns = _LastColumns()
 
 
 def with_rows(problem: Problem, extra: ExtraRows) -> Problem:
@@ -149,6 +184,8 @@ def quantize(view: SiteView, problem: Problem, order: I64, out_a: F64) -> F64:
     A session that gets all its vehicle takes is left as it is: its offer is raised to the next allowed
     current (``to_setpoints``) and the vehicle still draws only what it takes.
     """
+    if view.chargers.continuous:
+        return out_a
     ci = view.sessions.charger_index
     exact = out_a >= view.sessions.max_current_a - _TOL_A
     step_a = np.ascontiguousarray(np.where(exact, 0.0, view.chargers.current_step_a[ci]), dtype=float)
@@ -176,16 +213,14 @@ def _without(sets: tuple[I64, F64], drop: NDArray[np.bool_]) -> tuple[I64, F64]:
 
 
 def to_setpoints(view: SiteView, out_a: F64) -> Setpoints:
-    """Setpoints per charger from what each session draws (see the module docstring, step 4)."""
+    """Setpoints per charger from what each session draws (see the module docstring, step 4;
+    the rule is the kernel ``core_ext.pilot_currents``)."""
     ch, ses = view.chargers, view.sessions
-    ci = ses.charger_index
-    pilot_a = np.where(out_a > _TOL_A, out_a, 0.0)
-    raise_ = (pilot_a > 0.0) & ((pilot_a < ch.min_current_a[ci] - _TOL_A) | (pilot_a >= ses.max_current_a - _TOL_A))
-    if raise_.any():
-        wanted_a = np.maximum(pilot_a[raise_], ch.min_current_a[ci[raise_]])
-        pilot_a[raise_] = offer_at_least(ch, ci[raise_], wanted_a)
-    current_a = np.zeros(len(ch))
-    current_a[ci] = pilot_a
+    current_a = np.empty(len(ch))
+    core_ext.pilot_currents(np.ascontiguousarray(out_a, dtype=float),
+                            np.ascontiguousarray(ses.max_current_a, dtype=float),
+                            np.ascontiguousarray(ses.charger_index, dtype=np.int64), ch.min_current_a,
+                            ch.max_current_a, ch.current_step_a, ch.allowed_indptr, ch.allowed_a, current_a)
     return Setpoints(current_a)
 
 

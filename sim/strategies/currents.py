@@ -1,8 +1,11 @@
 """The currents a charger can be set to: continuous, a step (e.g. 0.1 A), or a finite set (8, 16, ... A).
 
 A charger's finite set (``Charger.allowed_current_a``) wins over its step, as in the ``quantize``
-kernel; 0 A is always allowed. These helpers are vectorised over sessions and touch the chargers'
-Python objects only when some charger has a finite set.
+kernel; 0 A is always allowed. These helpers are vectorised over sessions: the sets come from the
+table's CSR arrays (``ChargerTable.allowed_indptr``/``allowed_a``), and a site without steps or
+sets (``ChargerTable.continuous``) takes a short path. ``offer_at_least``'s rule (the smallest current
+a charger can be set to at or above a value) is also the one the kernel ``core_ext.pilot_currents``
+applies when ``allocate.to_setpoints`` raises an offer.
 """
 
 from __future__ import annotations
@@ -21,21 +24,25 @@ _TOL_A = 1e-9
 def allowed_sets(chargers: ChargerTable, charger_index: I64) -> tuple[I64, F64] | None:
     """Per session (charger ``charger_index[k]``), its charger's allowed non-zero currents, ascending,
     as ``(indptr, values)``; ``None`` when no charger of the site has a finite set."""
-    sets = [c.allowed_current_a for c in chargers.chargers]
-    if not any(sets):
+    if not len(chargers.allowed_a):
         return None
-    per_session = [np.array(sorted(v for v in sets[int(c)] if v > 0.0), dtype=float) for c in charger_index]
+    starts = chargers.allowed_indptr[charger_index]
+    counts = chargers.allowed_indptr[charger_index + 1] - starts
     indptr = np.zeros(len(charger_index) + 1, dtype=np.int64)
-    np.cumsum([len(a) for a in per_session], out=indptr[1:])
-    values = np.concatenate(per_session) if per_session else np.zeros(0)
-    return indptr, np.ascontiguousarray(values, dtype=float)
+    np.cumsum(counts, out=indptr[1:])
+    # position p of session k's slice reads the table at starts[k] + (p - indptr[k])
+    take = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1], dtype=np.int64)
+    return indptr, np.ascontiguousarray(chargers.allowed_a[take])
 
 
 def offer_at_least(chargers: ChargerTable, charger_index: I64, value_a: F64) -> F64:
     """Per session, the smallest current its charger can be set to that is >= ``value_a`` (at most
     the charger's maximum)."""
-    step_a = chargers.current_step_a[charger_index]
+    max_a = chargers.max_current_a[charger_index]
     value_a = np.asarray(value_a, dtype=float)
+    if chargers.continuous:
+        return np.asarray(np.minimum(value_a, max_a), dtype=float)
+    step_a = chargers.current_step_a[charger_index]
     safe_step = np.where(step_a > 0.0, step_a, 1.0)
     out = np.where(step_a > 0.0, np.ceil(value_a / safe_step - 1e-9) * safe_step, value_a)
     sets = allowed_sets(chargers, charger_index)
@@ -45,4 +52,4 @@ def offer_at_least(chargers: ChargerTable, charger_index: I64, value_a: F64) -> 
             grid = values[indptr[k] : indptr[k + 1]]
             above = grid[grid >= value_a[k] - _TOL_A]
             out[k] = above[0] if len(above) else np.inf
-    return np.asarray(np.minimum(out, chargers.max_current_a[charger_index]), dtype=float)
+    return np.asarray(np.minimum(out, max_a), dtype=float)

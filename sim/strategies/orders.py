@@ -17,9 +17,7 @@ I64 = NDArray[np.int64]
 
 def sort_by(view: SiteView, key: F64) -> I64:
     """Positions of the sessions sorted by ``key`` ascending, ties by session id."""
-    ids = np.asarray(view.sessions.session_ids, dtype=str)
-    id_rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
-    return np.lexsort((id_rank, np.asarray(key, dtype=float))).astype(np.int64)
+    return np.lexsort((view.sessions.session_id_rank(), np.asarray(key, dtype=float))).astype(np.int64)
 
 
 def arrival_order(view: SiteView) -> I64:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+import core_ext
 from sim.domain import Setpoints, SiteView
 from sim.strategies import params as p
 from sim.strategies.allocate import ExtraRows, allocate, kw_per_a
@@ -76,22 +77,13 @@ class PeakShaving:
 
 def required_threshold_kw(slots: Horizon, time_s: float, departure_s: F64, need_kwh: F64, max_kw: F64,
                           target_kw: float) -> float:
-    """The lowest threshold ``>= target_kw`` passing the energy-by-deadline test (module docstring, step 1)."""
-    by_departure = np.argsort(departure_s, kind="stable")
-    hours = slots.overlap_h(time_s, departure_s[by_departure])  # prefix j's window = its j-th departure
-    cap_kwh = max_kw[by_departure, None] * hours
-    prefix_cap_kwh = np.cumsum(cap_kwh, axis=0)
-    prefix_need_kwh = np.cumsum(np.minimum(need_kwh[by_departure], cap_kwh.sum(axis=1)))
-
-    def feasible(threshold_kw: float) -> bool:
-        room_kw = np.maximum(threshold_kw - slots.base_kw, 0.0)
-        offered_kwh = np.minimum(room_kw[None, :] * hours, prefix_cap_kwh).sum(axis=1)
-        return bool(np.all(offered_kwh >= prefix_need_kwh * (1.0 - 1e-9) - 1e-9))
-
-    if feasible(target_kw):
-        return target_kw
-    lo, hi = target_kw, max(target_kw, float(slots.base_kw.max())) + float(max_kw.sum()) + 1.0
-    while hi - lo > _TOL_KW:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if feasible(mid) else (mid, hi)
-    return hi
+    """The lowest threshold ``>= target_kw`` passing the energy-by-deadline test (module docstring, step 1),
+    to ``_TOL_KW``: the kernel ``core_ext.deadline_threshold``, O(sessions x slots) per test. The
+    bisection's upper end passes the test: every slot's room then exceeds what all sessions take."""
+    f64 = np.ascontiguousarray
+    max_kw = f64(max_kw, dtype=float)
+    upper_kw = max(target_kw, float(slots.base_kw.max())) + float(max_kw.sum()) + 1.0
+    return float(core_ext.deadline_threshold(
+        f64(slots.start_s, dtype=float), f64(slots.end_s, dtype=float), f64(slots.base_kw, dtype=float),
+        float(time_s), f64(departure_s, dtype=float), f64(need_kwh, dtype=float), max_kw,
+        float(target_kw), upper_kw, _TOL_KW))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from sim.domain import Charger, ChargerTable, LimitNode, SiteView, build_constra
 from sim.errors import StrategyError
 from sim.strategies import BUILTIN, create
 from sim.strategies.allocate import ExtraRows, allocate, bounded, build_problem, solve
+from sim.strategies.orders import departure_order
 from tests.strategies._sites import check_feasible, make_sessions, site_views
 
 pytestmark = pytest.mark.core
@@ -109,3 +112,36 @@ def test_good_parameters_are_kept() -> None:
     assert create("pv_surplus").min_current_a == 0.0  # type: ignore[attr-defined]
     assert create("price_aware").rate_factor == 0.8  # type: ignore[attr-defined]
     assert create("price_aware", {"rate_factor": 1}).rate_factor == 1.0  # type: ignore[attr-defined]
+
+
+def test_columns_follow_the_view_when_reused() -> None:
+    """The last view's columns are reused only for the same matrix and the same session chargers."""
+    table = ChargerTable(tuple(Charger(f"c{k}", 1, phases=1 if k % 2 else 3, phase="L1" if k % 2 else "L1L2L3")
+                               for k in range(4)))
+    fuse = build_constraints(table, [LimitNode("site", max_current_a=40.0)], import_limit_kw=30.0)
+    kva = build_constraints(table, [LimitNode("site", max_kva=20.0)])
+    first = SiteView(0.0, 300.0, table, make_sessions([3, 0], [0.0, 0.0], [H, H], [5.0, 5.0], [16.0, 16.0]), None,
+                     0.0, fuse)
+    for view in (first,
+                 SiteView(0.0, 300.0, table, first.sessions, None, 0.0, fuse.with_limit("import_kw", 12.0)),
+                 SiteView(0.0, 300.0, table, first.sessions, None, 0.0, kva),
+                 SiteView(0.0, 300.0, table, make_sessions([1, 2], [0.0, 0.0], [H, H], [5.0, 5.0], [16.0, 16.0]),
+                          None, 0.0, kva),
+                 SiteView(0.0, 300.0, table, first.sessions, None, 0.0, None)):
+        problem = build_problem(view)
+        if view.constraints is None:
+            assert len(problem.indices) == 0 and problem.indptr.tolist() == [0, 0, 0]
+            continue
+        np.testing.assert_array_equal(_dense(problem), view.constraints.dense()[:, view.sessions.charger_index])
+        np.testing.assert_array_equal(problem.limit, view.constraints.limit)
+        np.testing.assert_array_equal(problem.lower_a, table.min_current_a[view.sessions.charger_index])
+
+
+def test_ties_are_broken_by_session_id_with_or_without_given_ranks() -> None:
+    table = ChargerTable(tuple(Charger(f"c{k}", 1) for k in range(4)))
+    ids = ("s-b", "s-d", "s-a", "s-c")
+    plain = make_sessions([0, 1, 2, 3], [0.0] * 4, [H, 2 * H, H, 2 * H], [5.0] * 4, [16.0] * 4, ids=ids)
+    ranked = dataclasses.replace(plain, id_rank=np.array([10, 30, 5, 20], dtype=np.int64))  # any increasing map
+    for sessions in (plain, ranked):
+        view = SiteView(0.0, 300.0, table, sessions)
+        assert departure_order(view).tolist() == [2, 0, 3, 1]  # s-a, s-b (1 h), then s-c, s-d (2 h)
