@@ -26,9 +26,36 @@ class FixedPoint:
     def lu_solve(self, x: F64) -> None: ...
     def injection(self, v: F64, s: F64, rhs: F64) -> None: ...
     def update(self, y: F64, s: F64, v: F64, rhs: F64, dv2: F64) -> None: ...
+    def iterate(
+        self,
+        v: F64,
+        s: F64,
+        last: F64,
+        iterations: I64,
+        first: int,
+        max_iter: int,
+        tolerance_pu: float,
+        stop_left: int = 0,
+    ) -> int: ...
 
-def spmv(indptr: I64, indices: I64, data: F64, v: F64, out: F64) -> None: ...
+class Injector:
+    n_rows: int
+    n_p: int
+    n_q: int
+    def __init__(self, const: F64, p_rows: I64, p_coef: F64, q_rows: I64, q_coef: F64) -> None: ...
+    def fill(self, p: F64, q: F64, out: F64, finite: NDArray[np.uint8] | None = None) -> None: ...
+
+def spmv(indptr: I64, indices: I64, data: F64, v: F64, out: F64, offset: F64 | None = None) -> None: ...
+def slack_power(indptr: I64, indices: I64, data: F64, ref_bus: I64, v: F64, own: F64, out: F64) -> None: ...
 def branch_flows(
-    from_bus: I64, to_bus: I64, y: F64, scale_from: F64, scale_to: F64, v: F64, loading: F64, losses: F64
+    from_bus: I64,
+    to_bus: I64,
+    y: F64,
+    scale_from: F64,
+    scale_to: F64,
+    v: F64,
+    loading: F64,
+    losses: F64,
+    rows: I64 | None = None,
 ) -> None: ...
 def magnitude(v: F64, bus_pos: I64, out: F64) -> None: ...

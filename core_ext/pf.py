@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from core_ext._select import pick
 
-_kernels, BACKEND = pick("core_ext._pf", "core_ext._pf_py", ("FixedPoint", "spmv", "branch_flows", "magnitude"))
+_kernels, BACKEND = pick("core_ext._pf", "core_ext._pf_py", ("FixedPoint", "Injector", "spmv", "slack_power", "branch_flows", "magnitude"))
 
 FixedPoint = _kernels.FixedPoint
+Injector = _kernels.Injector
 spmv = _kernels.spmv
+slack_power = _kernels.slack_power
 branch_flows = _kernels.branch_flows
 magnitude = _kernels.magnitude
 
-__all__ = ["BACKEND", "FixedPoint", "branch_flows", "magnitude", "spmv"]
+__all__ = ["BACKEND", "FixedPoint", "Injector", "branch_flows", "magnitude", "slack_power", "spmv"]

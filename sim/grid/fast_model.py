@@ -13,7 +13,9 @@ with the slack buses s held at their set voltage:
     V0 = -Y_pp^-1 Y_ps V_s   (the no-load voltage),
 
 with ``Y_pp`` factorised once by SuperLU (``scipy.sparse.linalg.splu``; a minimum-degree ordering
-on A^T + A with diagonal pivots, which leaves a radial feeder's factors without fill-in).
+on A^T + A with diagonal pivots, which leaves a radial feeder's factors without fill-in). The
+iteration itself runs on fewer buses: ``fast_reduce`` eliminates, exactly, the passive buses that
+only join cables, and every bus voltage follows from the kept ones (``FastModel.expand``).
 
 Branch results follow pandapower's definitions (``results_branch.py``): I_f = Yf V,
 i_ka = |S_f| / (sqrt(3) vm_kv) = |I_f| baseMVA / (sqrt(3) base_kv); line loading =
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandapower as pp
@@ -37,6 +38,7 @@ from pandapower.pypower.idx_bus import BASE_KV, PD, QD
 from scipy.sparse.linalg import splu
 
 from core_ext import pf
+from sim.grid.fast_reduce import reduce
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -63,8 +65,9 @@ class LuFactors:
     sol_row: I64  # bus j's voltage is row perm_c[j] of the solution
 
     @classmethod
-    def factorise(cls, y_pp: sp.csc_matrix) -> LuFactors:
-        lu = splu(y_pp, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    def factorise(cls, y_pp: sp.csc_matrix, ordering: str = "MMD_AT_PLUS_A") -> LuFactors:
+        """SuperLU with diagonal pivots; ``ordering="NATURAL"`` for a matrix already in a good order."""
+        lu = splu(y_pp, permc_spec=ordering, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
         lower = sp.csc_matrix(sp.tril(lu.L, k=-1))
         upper = sp.csc_matrix(sp.triu(lu.U, k=1))
         for m in (lower, upper):
@@ -134,28 +137,29 @@ class Injections:
     p: sp.csr_matrix
     q: sp.csr_matrix
 
-    @cached_property
-    def _coo(self) -> tuple[tuple[I64, I64, F64], tuple[I64, I64, F64]]:
-        coo = [m.tocoo() for m in (self.p, self.q)]
-        return tuple((c.row.astype(np.int64), c.col.astype(np.int64), c.data) for c in coo)  # type: ignore[return-value]
-
     def rows(self, idx: I64) -> Injections:
         return Injections(self.const[idx], sp.csr_matrix(self.p[idx]), sp.csr_matrix(self.q[idx]))
 
-    def split(self, p_kw: F64, q_kvar: F64) -> F64:
-        """(2, rows, T) for inputs (n_p, T) and (n_q, T)."""
-        out = np.empty((2, self.const.size, p_kw.shape[1]))
-        if p_kw.shape[1] == 1:  # one step: scatter-add, without scipy's per-call overhead
-            (p_rows, p_cols, p_vals), (q_rows, q_cols, q_vals) = self._coo
-            n = self.const.size
-            out[0, :, 0] = self.const.real + np.bincount(p_rows, p_vals * p_kw[p_cols, 0], minlength=n)
-            out[1, :, 0] = self.const.imag + np.bincount(q_rows, q_vals * q_kvar[q_cols, 0], minlength=n)
-            return out
-        out[0] = self.p @ p_kw
-        out[0] += self.const.real[:, None]
-        out[1] = self.q @ q_kvar
-        out[1] += self.const.imag[:, None]
-        return out
+    def onto(self, rows: I64) -> pf.Injector:
+        """The kernel that fills the injections of T steps at the rows ``rows`` (positions in this set)."""
+        position = np.full(self.const.size, -1, dtype=np.int64)
+        position[rows] = np.arange(rows.size)
+        return pf.Injector(split(self.const[rows]), *_column_rows(self.p, position), *_column_rows(self.q, position))
+
+
+def _column_rows(m: sp.csr_matrix, position: I64) -> tuple[I64, F64]:
+    """Each column's one row (an element sits at one bus) mapped through ``position``, and its value."""
+    csc = sp.csc_matrix(m)
+    csc.sum_duplicates()
+    counts = np.diff(csc.indptr)
+    if (counts > 1).any():
+        raise ValueError("an injection input reaches more than one bus")
+    rows = np.full(m.shape[1], -1, dtype=np.int64)
+    coef = np.zeros(m.shape[1])
+    has = np.flatnonzero(counts)
+    rows[has] = position[csc.indices[csc.indptr[has]]]
+    coef[has] = csc.data[csc.indptr[has]].real
+    return rows, coef
 
 
 @dataclass(frozen=True)
@@ -168,14 +172,24 @@ class FastModel:
     ref: I64  # internal bus index of each slack bus
     v_slack: NDArray[np.complex128]  # slack voltages (pu)
     v0: F64  # (2, n_pq) no-load voltage of the PQ buses
-    factors: LuFactors
-    system: pf.FixedPoint  # the kernels' handle on factors, permutations and v0
+    factors: LuFactors  # of Y_pp (all PQ buses)
     s_pq: Injections  # at the PQ buses (pq order)
-    s_ref: Injections  # at the slack buses
     y_ref: SparseRows  # rows of Ybus at the slack buses
     bus_pos: I64  # internal index of each feeder bus (-1: isolated -> NaN)
     lines: BranchSet
     trafos: BranchSet
+    # what the fixed point iterates on (``fast_reduce``): the kept PQ buses, their reduced system,
+    # and every internal bus voltage from theirs: V_bus = offset + expand @ V_kept
+    kept: I64  # positions in ``pq``
+    system: pf.FixedPoint  # the kernels' handle on the reduced factors, permutations and V0_kept
+    expand: SparseRows  # (n_bus, n_kept)
+    offset: F64  # (2, n_bus)
+    s_kept: pf.Injector  # inputs -> injections at the kept buses
+    s_slack: pf.Injector  # inputs -> injections of the slack buses' own elements
+
+    @property
+    def n_kept(self) -> int:
+        return int(self.kept.size)
 
 
 def build_model(
@@ -186,20 +200,21 @@ def build_model(
     trafo_ids: tuple[int, ...],
     p_elements: list[tuple[str, int, float]],
     q_elements: list[tuple[str, int, float]],
+    eliminate: bool = True,
 ) -> FastModel:
     """Build the fast model from a pandapower net.
 
     ``p_elements`` / ``q_elements``: the driven inputs in order, as (table, element id, sign)
     with sign -1 for consumption (loads) and +1 for generation (sgens); every driven column is
-    zeroed before pandapower builds the constant part. Raises ``ValueError`` for a net the fixed
+    zeroed before pandapower builds the constant part. ``eliminate``: iterate on the buses left by
+    ``fast_reduce`` (the default) or on every PQ bus. Raises ``ValueError`` for a net the fixed
     point cannot solve exactly (voltage-controlled or FACTS elements, voltage-dependent loads).
     """
     net = copy.deepcopy(net)
     _check_supported(net)
-    for table, idx, _ in p_elements:
-        net[table].at[idx, "p_mw"] = 0.0
-    for table, idx, _ in q_elements:
-        net[table].at[idx, "q_mvar"] = 0.0
+    for elements, column in ((p_elements, "p_mw"), (q_elements, "q_mvar")):
+        for table, (_, ids, _) in _by_table(elements).items():
+            net[table].loc[ids, column] = 0.0
     pp.runpp(net, numba=False, tolerance_mva=1e-10)
     ppci = net._ppc["internal"]
     _check_internal(ppci)
@@ -218,6 +233,9 @@ def build_model(
         _incidence(net, p_elements, lookup, n_bus, base_mva),
         _incidence(net, q_elements, lookup, n_bus, base_mva),
     )
+    s_pq = injections.rows(pq)
+    has_injection = (np.diff(s_pq.p.indptr) > 0) | (np.diff(s_pq.q.indptr) > 0) | (s_pq.const != 0)
+    reduction = reduce(y_pp, v0, pq, ref, v_slack, n_bus, has_injection, eliminate=eliminate)
     return FastModel(
         base_mva=base_mva,
         n_bus=n_bus,
@@ -226,13 +244,17 @@ def build_model(
         v_slack=v_slack,
         v0=split(v0),
         factors=factors,
-        system=factors.system(split(v0)),
-        s_pq=injections.rows(pq),
-        s_ref=injections.rows(ref),
+        s_pq=s_pq,
         y_ref=SparseRows.of(ybus[ref]),
         bus_pos=_bus_positions(lookup, bus_ids, n_bus),
         lines=_branches(net, ppci, "line", line_ids, base_mva),
         trafos=_branches(net, ppci, "trafo", trafo_ids, base_mva),
+        kept=reduction.kept,
+        system=LuFactors.factorise(reduction.y_red, "NATURAL").system(split(v0[reduction.kept])),
+        expand=SparseRows.of(reduction.expand),
+        offset=split(reduction.offset),
+        s_kept=s_pq.onto(reduction.kept),
+        s_slack=injections.rows(ref).onto(np.arange(ref.size)),
     )
 
 
@@ -290,14 +312,28 @@ def _incidence(
     """Map kW (kvar) of each driven element to per-unit injection at its internal bus, as pandapower
     does: value x scaling, only in service, only on buses in the model."""
     rows, cols, vals = [], [], []
+    for table, (positions, ids, signs) in _by_table(elements).items():
+        frame = net[table].loc[ids]
+        pos = lookup[frame["bus"].to_numpy(dtype=np.int64)]
+        used = frame["in_service"].to_numpy(dtype=bool) & (pos >= 0) & (pos < n_bus)
+        rows.append(pos[used])
+        cols.append(positions[used])
+        vals.append((signs * frame["scaling"].to_numpy(dtype=float) / (1000.0 * base_mva))[used])
+    if not rows:
+        return sp.csr_matrix((n_bus, len(elements)))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n_bus, len(elements)))
+
+
+def _by_table(elements: list[tuple[str, int, float]]) -> dict[str, tuple[I64, list[int], F64]]:
+    """The (table, element id, sign) list grouped by table: positions in the list, ids, signs."""
+    groups: dict[str, tuple[list[int], list[int], list[float]]] = {}
     for k, (table, idx, sign) in enumerate(elements):
-        row = net[table].loc[idx]
-        pos = int(lookup[int(row["bus"])])
-        if bool(row["in_service"]) and 0 <= pos < n_bus:
-            rows.append(pos)
-            cols.append(k)
-            vals.append(sign * float(row["scaling"]) / (1000.0 * base_mva))
-    return sp.csr_matrix((vals, (rows, cols)), shape=(n_bus, len(elements)))
+        positions, ids, signs = groups.setdefault(table, ([], [], []))
+        positions.append(k)
+        ids.append(int(idx))
+        signs.append(float(sign))
+    return {t: (np.asarray(p, dtype=np.int64), i, np.asarray(s, dtype=float)) for t, (p, i, s) in groups.items()}
 
 
 def _branches(net: pp.pandapowerNet, ppci: dict, kind: str, ids: tuple[int, ...], base_mva: float) -> BranchSet:

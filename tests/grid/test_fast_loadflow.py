@@ -1,6 +1,7 @@
-"""FastLoadFlow equals pandapower's runpp (tight tolerance) on five kinds of feeder, one step at a time
-(warm-started) and in blocks; reverse flow; isolated buses; transformer taps; fallback to
-pandapower counted; unsupported networks refused; ``make_loadflow``."""
+"""FastLoadFlow equals pandapower's runpp (tight tolerance) on five kinds of feeder and a synthetic radial
+network, one step at a time (warm-started, with the voltage angles) and in blocks, iterating on the
+buses ``fast_reduce`` keeps and on every PQ bus; reverse flow; isolated buses; transformer taps;
+fallback to pandapower counted; unsupported networks refused; ``make_loadflow``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sim.grid import (
     UnsupportedNetworkError,
     make_loadflow,
 )
+from sim.grid.synthetic import radial_network
 from sim.scenario.schema import PvSpec
 from tests.grid.conftest import (
     FEEDERS,
@@ -32,12 +34,38 @@ from tests.grid.conftest import (
 )
 from tests.grid.conftest import _reference as conftest_reference
 
+# the five feeders of issue 4, and a synthetic radial MV/LV network (sim.grid.synthetic, 700 buses)
+CASES = [*FEEDERS, "synthetic_radial"]
+# the fixed point on the buses fast_reduce keeps (the default) and on every PQ bus
+PATHS = {"reduced": True, "all_buses": False}
 
-@pytest.fixture(scope="module", params=list(FEEDERS), ids=list(FEEDERS))
-def case(request, make_feeder):
-    feeder = _named_feeder(request.param, make_feeder)
-    table = _chargers(feeder, 8, seed=5)
-    return request.param, feeder, table, FastLoadFlow(feeder, table)
+
+@pytest.fixture(scope="module")
+def feeders(make_feeder):
+    """Each feeder of ``CASES`` built once, with its chargers, for both solver paths."""
+    built = {}
+
+    def get(name):
+        if name not in built:
+            if name == "synthetic_radial":
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr("sim.grid.feeder.load_network",
+                                  lambda *a, **k: (radial_network(700, seed=11, n_stations=3), None))
+                    feeder = make_feeder(seed=3, pv=PvSpec(share=0.6, kwp=8.0), file="synthetic.json")
+            else:
+                feeder = _named_feeder(name, make_feeder)
+            built[name] = feeder, _chargers(feeder, 8, seed=5)
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(scope="module", params=[(f, p) for p in PATHS for f in CASES],
+                ids=[f"{f}-{p}" for p in PATHS for f in CASES])
+def case(request, feeders):
+    name, path = request.param
+    feeder, table = feeders(name)
+    return name, feeder, table, FastLoadFlow(feeder, table, eliminate=PATHS[path])
 
 
 def _reference(feeder, charger_buses, load_p_kw, load_q_kvar, sgen_p_kw, charger_p_kw):
@@ -56,6 +84,9 @@ def _assert_equal(state, net, lf) -> None:
     """The GridState equals the reference net's results within the tolerances of issue 4."""
     vm = net.res_bus["vm_pu"].reindex(list(lf.bus_ids)).to_numpy(dtype=float)
     np.testing.assert_allclose(state.vm_pu, vm, atol=VM_ATOL_PU, rtol=0, equal_nan=True)
+    if state.va_degree is not None:  # one step: with the angles (1e-8 pu of |V| ~ 6e-7 degrees)
+        va = net.res_bus["va_degree"].reindex(list(lf.bus_ids)).to_numpy(dtype=float)
+        np.testing.assert_allclose(state.va_degree, va, atol=1e-6, rtol=0, equal_nan=True)
     for got, table, ids in (
         (state.line_loading_percent, net.res_line, lf.line_ids),
         (state.trafo_loading_percent, net.res_trafo, lf.trafo_ids),
@@ -91,6 +122,7 @@ def test_block_equals_runpp_and_the_single_step_path(case, reference_solve) -> N
     block = lf.solve_block(load_p, load_q, sgen_p, charging, t_s=np.arange(6) * 60.0)
     assert isinstance(block, BlockResult) and len(block) == 6 and block.n_fallbacks == 0
     assert block.vm_pu.shape == (6, len(lf.bus_ids)) and block.line_loading_percent.shape == (6, len(lf.line_ids))
+    assert block.vm_pu.flags.c_contiguous and block.line_loading_percent.flags.c_contiguous  # a row per step
     assert (block.iterations > 0).all()
     for k in (0, 1, 5):
         state = block.state(k)
@@ -98,6 +130,24 @@ def test_block_equals_runpp_and_the_single_step_path(case, reference_solve) -> N
         _assert_equal(state, reference_solve(feeder, table.bus, *steps[k]), lf)
         single = lf.solve(k, 60.0 * k, *steps[k])
         np.testing.assert_allclose(state.vm_pu, single.vm_pu, atol=1e-9, rtol=0, equal_nan=True)
+
+
+def test_block_results_do_not_depend_on_the_block_size(case) -> None:
+    """Blocks of 1, 4 and the default size give the same results (each block starts from the last
+    solution of the one before, so the iterates differ, below the tolerance)."""
+    _, feeder, table, lf = case
+    rng = np.random.default_rng(31)
+    steps = [_injections(feeder, table, rng, reverse=k % 5 == 3) for k in range(9)]
+    inputs = [np.array(col) for col in zip(*steps, strict=True)]
+    default = lf.solve_block(*inputs)
+    for size in (1, 4):
+        eliminate = lf.model.n_kept < lf.model.pq.size
+        block = FastLoadFlow(feeder, table, block_steps=size, eliminate=eliminate).solve_block(*inputs)
+        # both within the tolerance (1e-9 pu) of the same solution
+        np.testing.assert_allclose(block.vm_pu, default.vm_pu, atol=2e-9, rtol=0, equal_nan=True)
+        np.testing.assert_allclose(block.line_loading_percent, default.line_loading_percent,
+                                   atol=LOADING_ATOL_PERCENT, rtol=0, equal_nan=True)
+        np.testing.assert_allclose(block.p_import_kw, default.p_import_kw, atol=POWER_ATOL_KW, rtol=1e-8)
 
 
 def test_results_are_aligned_and_read_only(case) -> None:
