@@ -115,6 +115,7 @@ def main() -> None:
     import bench_loadflow
     import bench_mpc
     import bench_strategies
+    import bench_sweep
     import bench_year
 
     print(f"core_ext backend: {core_ext.BACKEND}; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
@@ -127,6 +128,7 @@ def main() -> None:
         ("one month under edf", bench_month_edf),
         ("fast load flow: a year on the IEEE European LV feeder", bench_loadflow.main),
         ("a year end to end on the IEEE European LV feeder: edf and grid_aware", bench_year.main),
+        ("a sweep of 40 year-long runs on Dask: 1 and 2 workers", bench_sweep.main),
         ("agreement with acnportal", acnportal_agreement.main),
     ]
     for title, fn in sections:

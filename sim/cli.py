@@ -1,4 +1,4 @@
-"""The command line: ``feedertwin run | validate`` (the composition root: wires rooms together).
+"""The command line: ``feedertwin run | compare | validate | sweep`` (the composition root: wires rooms together).
 
 Every error a user can cause (a bad scenario file, bad session data, a failed load flow, a bad
 strategy) is printed as one clear message and exits with status 2, never as a traceback.
@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim import __version__
 from sim.errors import FeedertwinError, StrategyError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_USER_ERROR = 2
 
@@ -44,10 +48,38 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", metavar="DIR", help="output directory (default: out/<scenario name>-compare/)")
     cmp_.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides")
 
-    val = sub.add_parser("validate", help="check scenario files without running them")
+    val = sub.add_parser("validate", help="check scenario and study files without running them")
     val.add_argument("files", nargs="+", metavar="FILE")
     val.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides")
+
+    swp = sub.add_parser("sweep", help="run a study's runs on Dask: one Parquet row of KPIs per run, resumable")
+    swp.add_argument("study", help="study TOML file (a [study] table naming a base scenario; see docs/studies.md)")
+    swp.add_argument("--out", metavar="DIR", help="output directory (default: out/<study name>-sweep/)")
+    swp.add_argument("--workers", metavar="N", type=_int_at_least(1),
+                     help="worker processes of the local Dask cluster (default: one per core)")
+    swp.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                     help="submit to an existing Dask cluster (dask scheduler / dask worker) instead")
+    swp.add_argument("--max-runs", metavar="K", type=_int_at_least(0),
+                     help="run at most K of the missing runs, then stop (the next call continues)")
+    swp.add_argument("--retry-failed", action="store_true",
+                     help="run the failed runs again (by default a failed run counts as finished)")
+    swp.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                     help="override a key of the base scenario, e.g. --set simulation.duration=1d")
+    swp.add_argument("--quiet", action="store_true", help="no progress line, only the summary")
     return parser
+
+
+def _int_at_least(lowest: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {lowest}; got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {lowest}; got {value}")
+        return value
+
+    return parse
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -133,12 +165,27 @@ def _strategy_params(items: Sequence[str], names: Sequence[str]) -> dict[str, di
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
+    from sim.scenario.load import read_toml
 
     # Parse every file first: that needs no pandapower, so syntax errors come back fast.
-    scenarios = [(file, load_scenario(file, args.overrides)) for file in args.files]
+    # A file with a top-level [study] table is a study: every variant of it is checked too.
+    studies = {file for file in args.files if isinstance(read_toml(Path(file)).get("study"), dict)}
+    if studies:
+        from sim.study import load_study
+    parsed = [(file, load_study(file, args.overrides) if file in studies else load_scenario(file, args.overrides))
+              for file in args.files]
     from sim.engine import build_setup
 
-    for file, scenario in scenarios:
+    for file, item in parsed:
+        if file in studies:
+            study = item
+            setup = build_setup(study.base)
+            repeated = f" ({study.n_repeated} repeated variants dropped)" if study.n_repeated else ""
+            print(f"{file}: OK: study '{study.name}', {len(study.variants)} variants{repeated} x "
+                  f"{len(study.seeds)} seeds = {study.n_runs} runs; base '{study.base.name}': "
+                  f"{len(setup.chargers)} chargers, {len(setup.feeder.bus_ids)} buses")
+            continue
+        scenario = item
         setup = build_setup(scenario)
         print(f"{file}: OK: '{scenario.name}', {len(setup.chargers)} chargers, "
               f"{len(setup.sessions.sessions)} sessions, {len(setup.tick_s)} control ticks, "
@@ -146,9 +193,52 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.study import load_study, sweep
+
+    study = load_study(args.study, args.overrides)
+    print(f"feedertwin {__version__}: sweep of study '{study.name}' ({args.study})", flush=True)
+    result = sweep(study, out=args.out, workers=args.workers, scheduler=args.scheduler, max_runs=args.max_runs,
+                   retry_failed=args.retry_failed, progress=not args.quiet)
+    print(f"  {result.n_done} runs done now ({result.n_failed} failed), {result.n_skipped} skipped "
+          f"(finished before), {result.n_left} left")
+    table = result.table
+    if len(table) and len(study.variants) <= SWEEP_TABLE_MAX_VARIANTS:
+        _print_sweep_table(table, list(study.param_keys))
+    failed = table[table["status"] == "failed"] if len(table) else table
+    if len(failed):
+        print(f"  {len(failed)} failed runs, e.g. seed {failed['seed'].iloc[0]} of variant "
+              f"{failed['variant'].iloc[0]}: {failed['error'].iloc[0]}")
+    if result.n_left:
+        print("  run the same command again to continue")
+    print(f"dataset: {(result.out_dir / 'kpis').resolve()} ({len(table)} rows; read with sim.load_sweep or "
+          "pandas.read_parquet)")
+    return 0
+
+
+SWEEP_TABLE_MAX_VARIANTS = 30
+SWEEP_TABLE_KPIS = ("energy_unmet_kwh", "peak_charging_kw", "vm_min_pu", "max_line_loading_percent",
+                    "max_trafo_loading_percent")
+
+
+def _print_sweep_table(table: pd.DataFrame, param_keys: list[str]) -> None:
+    """The mean of a few KPIs over the seeds of each variant (the successful runs)."""
+    import pandas as pd
+
+    ok = table[table["status"] == "ok"]
+    if not len(ok):
+        return
+    columns = [key for key in param_keys if ok[key].nunique() > 1] or ["variant"]  # the keys that vary
+    means = ok.groupby(columns, sort=False)[list(SWEEP_TABLE_KPIS)].mean()
+    means.insert(0, "runs", ok.groupby(columns, sort=False).size())
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print("  mean over seeds:")
+        print(means.round(3).to_string())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"run": _cmd_run, "compare": _cmd_compare, "validate": _cmd_validate}
+    commands = {"run": _cmd_run, "compare": _cmd_compare, "validate": _cmd_validate, "sweep": _cmd_sweep}
     try:
         return commands[args.command](args)
     except FeedertwinError as error:

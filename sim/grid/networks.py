@@ -19,6 +19,7 @@ import copy
 import functools
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
 from numpy.typing import NDArray
+from pandapower.networks import kerber_networks
 
 from sim.errors import ScenarioError
 from sim.scenario.schema import NETWORK_NAMES, GridSpec
@@ -34,6 +36,7 @@ from sim.scenario.schema import NETWORK_NAMES, GridSpec
 SIMBENCH_STEP_S = 900.0  # SimBench profiles are given at 15-minute resolution
 SIMBENCH_EXAMPLE_CODES = ("1-LV-rural1--0-sw", "1-LV-semiurb4--0-sw", "1-LV-urban6--0-no_sw")
 _PHASES = ("a", "b", "c")
+_KERBER_DRAWS_LOCK = threading.Lock()  # one Kerber build at a time swaps pandapower's generator
 
 
 def ieee_european_lv_balanced() -> pp.pandapowerNet:
@@ -50,17 +53,20 @@ def _fixed_draws(builder: Callable[[], pp.pandapowerNet], seed: int = 0) -> Call
     pandapower's Kerber networks pick each branch-out cable type with the *global* ``random``
     module (``kerber_networks._add_lines_with_branched_loads``: "NAYY 4x50" vs "NAYY 4x50 SE",
     "NAYY 4x50" vs "NYY 4x35"), so two builds of one name differ (by ~1e-6 pu here). We draw
-    them from a fixed seed, so a network name always means the same feeder, and give the
-    caller's ``random`` state back untouched.
+    them from a private generator with a fixed seed, so a network name always means the same
+    feeder, and leave the global ``random`` untouched. Private, not the global one re-seeded:
+    other threads draw from the global generator meanwhile (a Dask worker's event loop does), and
+    their draws moved the cable types between worker processes.
     """
 
     def build() -> pp.pandapowerNet:
-        saved = random.getstate()
-        random.seed(seed)
-        try:
-            return builder()
-        finally:
-            random.setstate(saved)
+        with _KERBER_DRAWS_LOCK:
+            shared = kerber_networks.rd  # the module's ``import random as rd``
+            kerber_networks.rd = random.Random(seed)
+            try:
+                return builder()
+            finally:
+                kerber_networks.rd = shared
 
     build.__name__ = build.__qualname__ = builder.__name__
     build.__doc__ = builder.__doc__

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sim.errors import ScenarioError
@@ -44,6 +44,19 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], file: str) -
         if not sep or not all(p.strip() for p in parts):
             raise ScenarioError(file, "", f"bad override {text!r}", value=text, expected=OVERRIDE_EXPECTED)
         _assign(out, [p.strip() for p in parts], parse_value(value), text, file)
+    return out
+
+
+def apply_values(data: dict[str, Any], values: Mapping[str, Any], file: str) -> dict[str, Any]:
+    """Like ``apply_overrides``, with values already typed: ``{"chargers.0.count": 12}`` (a study's
+    swept keys; a value may be a table, e.g. ``{"strategy": {"name": "edf"}}``)."""
+    out = copy.deepcopy(data)
+    for key, value in values.items():
+        text = f"{key}={value!r}"
+        parts = key.strip().split(".")
+        if not all(p.strip() for p in parts):
+            raise ScenarioError(file, "", f"bad key {key!r}", value=key, expected=OVERRIDE_EXPECTED)
+        _assign(out, [p.strip() for p in parts], copy.deepcopy(value), text, file)
     return out
 
 

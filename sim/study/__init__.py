@@ -1,5 +1,34 @@
-"""Studies over many runs: strategy comparisons now; sweeps and hosting capacity (on Dask) later."""
+"""Studies over many runs: strategy comparisons, and Monte-Carlo sweeps of a study file on Dask.
 
+- ``compare``: several strategies on identical inputs (``feedertwin compare``);
+- ``load_study`` / ``sweep`` / ``load_sweep``: a study file's runs on a local or existing Dask
+  cluster, one Parquet row of KPIs per run, resumable (``feedertwin sweep``; see docs/studies.md);
+- the pieces other studies build on: ``apply_params``, ``make_run``, ``run_one`` (``sim.study.runs``)
+  and ``dask_client``, ``run_many`` (``sim.study.cluster``).
+"""
+
+from sim.study.cluster import ClusterError, dask_client, run_many
 from sim.study.compare import Comparison, compare
+from sim.study.dataset import load_sweep
+from sim.study.runs import RunSpec, apply_params, make_run, run_one
+from sim.study.study_file import Study, Variant, is_study_file, load_study
+from sim.study.sweep import SweepResult, sweep
 
-__all__ = ["Comparison", "compare"]
+__all__ = [
+    "ClusterError",
+    "Comparison",
+    "RunSpec",
+    "Study",
+    "SweepResult",
+    "Variant",
+    "apply_params",
+    "compare",
+    "dask_client",
+    "is_study_file",
+    "load_study",
+    "load_sweep",
+    "make_run",
+    "run_many",
+    "run_one",
+    "sweep",
+]
