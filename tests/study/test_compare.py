@@ -74,7 +74,7 @@ def test_cli_param_must_name_a_compared_strategy(capsys: pytest.CaptureFixture[s
 
 
 def test_cli_param_value_is_read_as_toml() -> None:
-    from sim.cli import _strategy_params
+    from sim.cli.compare import strategy_params as _strategy_params
 
     assert _strategy_params(["peak_shaving.target_kw=80", "peak_shaving.forecast=persistence"],
                             ["peak_shaving"]) == {"peak_shaving": {"target_kw": 80, "forecast": "persistence"}}
