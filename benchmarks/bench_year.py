@@ -8,11 +8,13 @@ an AC load flow at every tick) under ``edf`` and under ``grid_aware`` edf. Two m
 * ``feedertwin run --no-report --quiet`` as a fresh process: what a user waits for, imports included.
 
 Targets (issue 4): under 10 s with edf and under 20 s with grid_aware, end to end.
-Run: ``.venv/bin/python benchmarks/bench_year.py``.
+Run: ``.venv/bin/python benchmarks/bench_year.py`` (``--only edf|grid_aware`` for one strategy,
+``--no-cli`` for the in-process part only).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -66,13 +68,20 @@ def _cli(strategy: str, out_dir: Path) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=tuple(TARGET_S), help="measure this strategy only")
+    parser.add_argument("--no-cli", action="store_true", help="skip the `feedertwin run` subprocess part")
+    args = parser.parse_args()
+    strategies = (args.only,) if args.only else tuple(TARGET_S)
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
         print("in process (set-up, run, save):")
-        for strategy in ("edf", "grid_aware"):
+        for strategy in strategies:
             _in_process(strategy, out_dir)
+        if args.no_cli:
+            return
         print("`feedertwin run --no-report` as a new process (imports included):")
-        for strategy in ("edf", "grid_aware"):
+        for strategy in strategies:
             wall_s = _cli(strategy, out_dir)
             print(f"{strategy:>10}: {wall_s:.1f} s (target under {TARGET_S[strategy]:.0f} s)")
 

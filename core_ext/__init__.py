@@ -14,7 +14,7 @@ from __future__ import annotations
 from core_ext._select import pick
 
 _KERNELS = ("acceptance_kw", "advance_energy", "priority_allocate", "waterfill", "quantize", "pilot_currents",
-            "check_currents", "deadline_threshold")
+            "check_currents", "deadline_threshold", "session_limits", "session_power_kw", "advance_sessions")
 _kernels, BACKEND = pick("core_ext._sched", "core_ext._sched_py", _KERNELS)
 
 acceptance_kw = _kernels.acceptance_kw
@@ -25,6 +25,9 @@ quantize = _kernels.quantize
 pilot_currents = _kernels.pilot_currents
 check_currents = _kernels.check_currents
 deadline_threshold = _kernels.deadline_threshold
+session_limits = _kernels.session_limits
+session_power_kw = _kernels.session_power_kw
+advance_sessions = _kernels.advance_sessions
 
-__all__ = ["BACKEND", "acceptance_kw", "advance_energy", "check_currents", "deadline_threshold", "pilot_currents",
-           "priority_allocate", "quantize", "waterfill"]
+__all__ = ["BACKEND", "acceptance_kw", "advance_energy", "advance_sessions", "check_currents", "deadline_threshold",
+           "pilot_currents", "priority_allocate", "quantize", "session_limits", "session_power_kw", "waterfill"]

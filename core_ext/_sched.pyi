@@ -75,3 +75,39 @@ def deadline_threshold(
     upper_kw: float,
     tol_kw: float,
 ) -> float: ...
+def session_limits(
+    max_power_kw: F64,
+    efficiency: F64,
+    energy_requested_kwh: F64,
+    energy_delivered_kwh: F64,
+    battery_kwh: F64,
+    soc_arrival: F64,
+    departure_s: F64,
+    w_per_a: F64,
+    charger_max_a: F64,
+    taper: int,
+    transition_soc: float,
+    t_s: float,
+    next_tick_s: float,
+    out_kw: F64,
+    out_max_a: F64,
+) -> None: ...
+def session_power_kw(
+    current_a: F64,
+    charger_index: NDArray[np.int64],
+    phases: NDArray[np.int64],
+    v_ln_v: F64,
+    accept_kw: F64,
+    out_kw: F64,
+) -> None: ...
+def advance_sessions(
+    p_kw: F64,
+    efficiency: F64,
+    dt_h: float,
+    delivered_kwh: F64,
+    out_delivered_kwh: F64,
+    session_index: NDArray[np.int64],
+    all_delivered_kwh: F64,
+    charger_index: NDArray[np.int64],
+    tick_energy_kwh: F64,
+) -> None: ...

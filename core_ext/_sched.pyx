@@ -103,6 +103,14 @@ cdef Py_ssize_t _first_nan(const double[::1] a) noexcept nogil:
     return -1
 
 
+cdef void _check_finite_current(str kernel, str name, const double[::1] arr) except *:
+    """A ValueError naming ``arr``'s first entry that is not a finite current (a loop in C; the names
+    are not paired with the arrays in a tuple, which would turn each memoryview into an object)."""
+    cdef Py_ssize_t j = _first_nonfinite(arr)
+    if j >= 0:
+        raise ValueError(f"{kernel}: {name}[{j}] = {arr[j]} is not a finite current")
+
+
 cdef bint _rising_pointer(const long long[::1] ptr, Py_ssize_t total) noexcept nogil:
     cdef Py_ssize_t i, n = ptr.shape[0]
     if n == 0 or ptr[0] != 0 or ptr[n - 1] != total:
@@ -119,9 +127,10 @@ cdef void _check_problem(str kernel, const long long[::1] order, const double[::
     cdef Py_ssize_t n = upper_a.shape[0], m = limit.shape[0], nnz = indices.shape[0], j = -1, p, k
     cdef long long* stamp
     cdef char* seen
-    for name, size in (("lower_a", lower_a.shape[0]), ("order", order.shape[0]), (out_name, out.shape[0])):
-        if size != n:
-            raise ValueError(f"{kernel}: {name} has {size} entries; expected {n} (one per session, like upper_a)")
+    if lower_a.shape[0] != n or order.shape[0] != n or out.shape[0] != n:
+        for name, size in (("lower_a", lower_a.shape[0]), ("order", order.shape[0]), (out_name, out.shape[0])):
+            if size != n:
+                raise ValueError(f"{kernel}: {name} has {size} entries; expected {n} (one per session, like upper_a)")
     if indptr.shape[0] != n + 1:
         raise ValueError(f"{kernel}: indptr has {indptr.shape[0]} entries; expected n + 1 = {n + 1}")
     if not _rising_pointer(indptr, nnz) or coef.shape[0] != nnz:
@@ -150,10 +159,8 @@ cdef void _check_problem(str kernel, const long long[::1] order, const double[::
             raise ValueError(f"{kernel}: column {k} lists row {indices[j]} twice (rows of a column must be distinct)")
     finally:
         free(stamp)
-    for name, arr in (("upper_a", upper_a), ("lower_a", lower_a)):
-        j = _first_nonfinite(arr)
-        if j >= 0:
-            raise ValueError(f"{kernel}: {name}[{j}] = {arr[j]} is not a finite current")
+    _check_finite_current(kernel, "upper_a", upper_a)
+    _check_finite_current(kernel, "lower_a", lower_a)
     j = _first_nan(limit)
     if j >= 0:
         raise ValueError(f"{kernel}: limit[{j}] is NaN (a limit must be a number; +inf means none)")
@@ -690,10 +697,8 @@ cdef void _check_chargers(str kernel, const double[::1] min_a, const double[::1]
     cdef Py_ssize_t j, m = min_a.shape[0]
     if max_a.shape[0] != m:
         raise ValueError(f"{kernel}: max_a has {max_a.shape[0]} entries; expected {m} (one per charger, like min_a)")
-    for name, arr in (("min_a", min_a), ("max_a", max_a)):
-        j = _first_nonfinite(arr)
-        if j >= 0:
-            raise ValueError(f"{kernel}: {name}[{j}] = {arr[j]} is not a finite current")
+    _check_finite_current(kernel, "min_a", min_a)
+    _check_finite_current(kernel, "max_a", max_a)
 
 
 def pilot_currents(const double[::1] draw_a, const double[::1] upper_a, const long long[::1] charger_index,
@@ -713,10 +718,10 @@ def pilot_currents(const double[::1] draw_a, const double[::1] upper_a, const lo
     if allowed_indptr.shape[0] != m + 1:
         raise ValueError(f"{kernel}: allowed_indptr has {allowed_indptr.shape[0]} entries; expected n_chargers + 1 = "
                          f"{m + 1}")
-    for name, arr in (("min_a", min_a), ("max_a", max_a), ("step_a", step_a), ("allowed_a", allowed_a)):
-        j = _first_nonfinite(arr)
-        if j >= 0:
-            raise ValueError(f"{kernel}: {name}[{j}] = {arr[j]} is not a finite current")
+    _check_finite_current(kernel, "min_a", min_a)
+    _check_finite_current(kernel, "max_a", max_a)
+    _check_finite_current(kernel, "step_a", step_a)
+    _check_finite_current(kernel, "allowed_a", allowed_a)
     if not _rising_pointer(allowed_indptr, allowed_a.shape[0]):
         raise ValueError(f"{kernel}: allowed_indptr must rise from 0 to len(allowed_a) = {allowed_a.shape[0]}")
     if current_a.shape[0] != m:
@@ -910,3 +915,152 @@ def deadline_threshold(const double[::1] start_s, const double[::1] end_s, const
         free(d.cap_kwh)
         free(d.room_kw)
     return hi
+
+
+# ------------------------------------------------------------------------------------ engine steps -
+# Specification: core_ext/_engine_py.py (same arithmetic, same order of operations). The engine calls
+# each once per allocation or event on the plugged-in sessions' arrays (a few dozen entries): one call
+# instead of a dozen numpy calls, each of which costs more than the loop.
+
+cdef inline double _np_min(double a, double b) noexcept nogil:
+    """``np.minimum``: the smaller, NaN if either is NaN."""
+    return a if (a < b or isnan(a)) else b
+
+
+cdef inline double _np_max(double a, double b) noexcept nogil:
+    """``np.maximum``: the larger, NaN if either is NaN."""
+    return a if (a > b or isnan(a)) else b
+
+
+# Their arrays are taken by pointer after a check of type, length and layout (``_f64`` / ``_i64``):
+# a typed memoryview costs about 0.17 us per argument to acquire, more than these loops take.
+
+cimport numpy as cnp
+cnp.import_array()
+
+
+cdef cnp.ndarray _array(str kernel, str name, object a, Py_ssize_t n, bint out, bint integer):
+    """``a`` as a 1-D, C-contiguous, aligned float64 (int64 if ``integer``) array of ``n`` entries
+    (writable if ``out``); otherwise a ValueError naming the kernel and the array."""
+    cdef cnp.ndarray arr
+    cdef bint dtype_ok
+    if not isinstance(a, cnp.ndarray):
+        raise ValueError(f"{kernel}: {name} is a {type(a).__name__}; expected a numpy array")
+    arr = <cnp.ndarray>a
+    if integer:
+        dtype_ok = cnp.PyArray_ISINTEGER(arr) and cnp.PyArray_ISSIGNED(arr) and cnp.PyArray_ITEMSIZE(arr) == 8
+    else:
+        dtype_ok = cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE
+    if not dtype_ok:
+        raise ValueError(f"{kernel}: {name} has dtype {(<object>arr).dtype}; expected {'int64' if integer else 'float64'}")
+    if cnp.PyArray_NDIM(arr) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr):
+        raise ValueError(f"{kernel}: {name} must be a 1-D contiguous array (shape {(<object>arr).shape})")
+    if n >= 0 and cnp.PyArray_DIM(arr, 0) != n:
+        raise ValueError(f"{kernel}: {name} has {cnp.PyArray_DIM(arr, 0)} entries; expected {n} (one per session)")
+    if out and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"{kernel}: {name} is read-only; it is an output")
+    return arr
+
+
+cdef inline double* _f64(str kernel, str name, object a, Py_ssize_t n, bint out=False) except NULL:
+    return <double*>cnp.PyArray_DATA(_array(kernel, name, a, n, out, False))
+
+
+cdef inline long long* _i64(str kernel, str name, object a, Py_ssize_t n) except NULL:
+    return <long long*>cnp.PyArray_DATA(_array(kernel, name, a, n, False, True))
+
+
+cdef inline Py_ssize_t _length(str kernel, str name, object a) except -1:
+    """The length of ``a``, checked as an array of floats (the length of the others)."""
+    return cnp.PyArray_DIM(_array(kernel, name, a, -1, False, False), 0)
+
+
+cdef Py_ssize_t _first_outside(const long long* index, Py_ssize_t n, long long size) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if index[i] < 0 or index[i] >= size:
+            return i
+    return -1
+
+
+cdef void _check_index(str kernel, str name, const long long* index, Py_ssize_t n, Py_ssize_t size,
+                       str what) except *:
+    cdef Py_ssize_t j = _first_outside(index, n, size)
+    if j >= 0:
+        raise ValueError(f"{kernel}: {name}[{j}] = {index[j]} is not {what} (valid: 0..{size - 1})")
+
+
+def session_limits(object max_power_kw, object efficiency, object energy_requested_kwh, object energy_delivered_kwh,
+                   object battery_kwh, object soc_arrival, object departure_s, object w_per_a, object charger_max_a,
+                   int taper, double transition_soc, double t_s, double next_tick_s, object out_kw,
+                   object out_max_a):
+    cdef str k = "session_limits"
+    cdef Py_ssize_t i, n = _length(k, "max_power_kw", max_power_kw)
+    cdef const double* limit_kw = _f64(k, "max_power_kw", max_power_kw, n)
+    cdef const double* eff = _f64(k, "efficiency", efficiency, n)
+    cdef const double* requested = _f64(k, "energy_requested_kwh", energy_requested_kwh, n)
+    cdef const double* delivered = _f64(k, "energy_delivered_kwh", energy_delivered_kwh, n)
+    cdef const double* battery = _f64(k, "battery_kwh", battery_kwh, n)
+    cdef const double* soc0 = _f64(k, "soc_arrival", soc_arrival, n)
+    cdef const double* departure = _f64(k, "departure_s", departure_s, n)
+    cdef const double* w_a = _f64(k, "w_per_a", w_per_a, n)
+    cdef const double* max_a = _f64(k, "charger_max_a", charger_max_a, n)
+    cdef double* accept = _f64(k, "out_kw", out_kw, n, True)
+    cdef double* current = _f64(k, "out_max_a", out_max_a, n, True)
+    cdef double remaining, p_batt, soc, frac, dt_h
+    cdef double span = 1.0 - transition_soc
+    with nogil:
+        for i in range(n):
+            dt_h = _np_max(_np_min(departure[i], next_tick_s) - t_s, 1e-9) / 3600.0
+            remaining = fmax(requested[i] - delivered[i], 0.0)
+            p_batt = limit_kw[i] * eff[i]
+            if taper:
+                soc = soc0[i] + delivered[i] / battery[i]
+                if span > 0.0:
+                    frac = fmin(fmax((1.0 - soc) / span, 0.0), 1.0)
+                else:
+                    frac = 1.0 if soc < 1.0 else 0.0
+                p_batt = p_batt * frac
+            p_batt = fmin(p_batt, remaining / dt_h)
+            accept[i] = p_batt / eff[i]
+            current[i] = _np_min(accept[i] * 1000.0 / w_a[i], max_a[i])
+
+
+def session_power_kw(object current_a, object charger_index, object phases, object v_ln_v, object accept_kw,
+                     object out_kw):
+    cdef str k = "session_power_kw"
+    cdef Py_ssize_t i, n = _length(k, "v_ln_v", v_ln_v)
+    cdef Py_ssize_t m = _length(k, "current_a", current_a)
+    cdef const double* current = _f64(k, "current_a", current_a, m)
+    cdef const long long* ci = _i64(k, "charger_index", charger_index, n)
+    cdef const long long* ph = _i64(k, "phases", phases, n)
+    cdef const double* v_ln = _f64(k, "v_ln_v", v_ln_v, n)
+    cdef const double* accept = _f64(k, "accept_kw", accept_kw, n)
+    cdef double* out = _f64(k, "out_kw", out_kw, n, True)
+    _check_index(k, "charger_index", ci, n, m, "a charger of current_a")
+    with nogil:
+        for i in range(n):
+            out[i] = _np_min(current[ci[i]] * <double>ph[i] * v_ln[i] / 1000.0, accept[i])
+
+
+def advance_sessions(object p_kw, object efficiency, double dt_h, object delivered_kwh, object out_delivered_kwh,
+                     object session_index, object all_delivered_kwh, object charger_index, object tick_energy_kwh):
+    cdef str k = "advance_sessions"
+    cdef Py_ssize_t i, n = _length(k, "p_kw", p_kw)
+    cdef Py_ssize_t n_all = _length(k, "all_delivered_kwh", all_delivered_kwh)
+    cdef Py_ssize_t n_chargers = _length(k, "tick_energy_kwh", tick_energy_kwh)
+    cdef const double* p = _f64(k, "p_kw", p_kw, n)
+    cdef const double* eff = _f64(k, "efficiency", efficiency, n)
+    cdef const double* before = _f64(k, "delivered_kwh", delivered_kwh, n)
+    cdef double* after = _f64(k, "out_delivered_kwh", out_delivered_kwh, n, True)
+    cdef const long long* si = _i64(k, "session_index", session_index, n)
+    cdef double* all_kwh = _f64(k, "all_delivered_kwh", all_delivered_kwh, n_all, True)
+    cdef const long long* ci = _i64(k, "charger_index", charger_index, n)
+    cdef double* tick = _f64(k, "tick_energy_kwh", tick_energy_kwh, n_chargers, True)
+    _check_index(k, "session_index", si, n, n_all, "a session of all_delivered_kwh")
+    _check_index(k, "charger_index", ci, n, n_chargers, "a charger of tick_energy_kwh")
+    with nogil:
+        for i in range(n):
+            after[i] = before[i] + p[i] * eff[i] * dt_h
+            all_kwh[si[i]] = after[i]
+            tick[ci[i]] += p[i] * dt_h

@@ -4,7 +4,8 @@ Conventions (shared with the Cython module): arrays are contiguous float64 (int6
 inputs are marked IN, outputs OUT; the caller allocates every output; nothing is returned.
 The allocation kernels (``priority_allocate``, ``waterfill``, ``quantize``) live in ``_alloc_py``, the
 setpoint kernels (``pilot_currents``, ``check_currents``) in ``_setpoints_py``, ``peak_shaving``'s
-threshold search (``deadline_threshold``) in ``_threshold_py``.
+threshold search (``deadline_threshold``) in ``_threshold_py``, the engine's per-event steps
+(``session_limits``, ``session_power_kw``, ``advance_sessions``) in ``_engine_py``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core_ext._alloc_py import priority_allocate, quantize, waterfill
+from core_ext._engine_py import advance_sessions, session_limits, session_power_kw
 from core_ext._setpoints_py import check_currents, pilot_currents
 from core_ext._threshold_py import deadline_threshold
 
-__all__ = ["acceptance_kw", "advance_energy", "check_currents", "deadline_threshold", "pilot_currents",
-           "priority_allocate", "quantize", "waterfill"]
+__all__ = ["acceptance_kw", "advance_energy", "advance_sessions", "check_currents", "deadline_threshold",
+           "pilot_currents", "priority_allocate", "quantize", "session_limits", "session_power_kw", "waterfill"]
 
 F64 = NDArray[np.float64]
 

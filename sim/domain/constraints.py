@@ -106,6 +106,8 @@ class Constraints:
 
     def columns(self, charger_index: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """The CSC arrays of the given chargers' columns, in that order (one column per session)."""
+        if not len(self.indices):  # no rows touch any charger (a site without limits): empty columns
+            return np.zeros(len(charger_index) + 1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
         starts = self.indptr[charger_index]
         counts = self.indptr[charger_index + 1] - starts
         indptr = np.zeros(len(charger_index) + 1, dtype=np.int64)

@@ -30,17 +30,20 @@ from sim.domain import (
     Forecast,
     GridState,
     Session,
-    Setpoints,
     SiteView,
 )
 from sim.domain.site import id_ranks
-from sim.errors import StrategyError
 from sim.strategies import Strategy
+from sim.strategies.base import check_setpoints
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 _TOL_A = 1e-9
+# SiteState attributes gathered per plug event (the first seven), then per-charger values per session.
+_ZERO_KW = np.zeros(1)  # the power of a session that just plugged in
+_FLOAT_COLUMNS = ("arrival_s", "departure_s", "requested_kwh", "limit_kw", "efficiency", "battery_kwh", "soc_arrival",
+                  "v_ln_v", "w_per_a", "charger_max_a")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,13 @@ class SiteState:
         self.efficiency = chargers.efficiency[self.charger_index] if len(sessions) else np.zeros(0)
         self.session_ids = tuple(s.session_id for s in sessions)
         self.id_rank = id_ranks(self.session_ids)
+        # What _gather takes per plug event, one row per column (one fancy index gathers them all).
+        ci = self.charger_index
+        phases, v_ln_v = chargers.phases[ci], chargers.v_ln_v[ci]
+        self._float_columns = np.array([getattr(self, name) for name in _FLOAT_COLUMNS[:7]]
+                                       + [v_ln_v, phases * v_ln_v, chargers.max_current_a[ci]], dtype=float
+                                       ).reshape(len(_FLOAT_COLUMNS), len(sessions))
+        self._int_columns = np.array([ci, self.id_rank, phases], dtype=np.int64).reshape(3, len(sessions))
         # The plugged-in sessions, in plug-in order, and their current grid-side power.
         self.active: list[int] = []
         self.active_p_kw = np.zeros(0)
@@ -96,19 +106,18 @@ class SiteState:
         self.last_t_s = 0.0
 
     def _gather(self, active: list[int]) -> Plugged:
-        """The ``Plugged`` arrays of sessions ``active`` (fresh, read-only copies)."""
-        idx = np.asarray(active, dtype=np.int64)
-        ci = self.charger_index[idx]
-        ch = self.chargers
-        phases, v_ln_v = ch.phases[ci], ch.v_ln_v[ci]
+        """The ``Plugged`` arrays of sessions ``active`` (fresh, read-only copies: two gathered tables
+        whose rows are the columns)."""
+        idx = _ro(np.asarray(active, dtype=np.int64))
+        floats = _ro(self._float_columns.take(idx, axis=1))
+        ci, id_rank, phases = _ro(self._int_columns.take(idx, axis=1))
+        (arrival_s, departure_s, requested_kwh, limit_kw, efficiency, battery_kwh, soc_arrival, v_ln_v, w_per_a,
+         charger_max_a) = floats
         return Plugged(
-            index=_ro(idx), charger_index=_ro(ci), session_ids=tuple(self.session_ids[k] for k in active),
-            id_rank=_ro(self.id_rank[idx]), arrival_s=_ro(self.arrival_s[idx]),
-            departure_s=_ro(self.departure_s[idx]), requested_kwh=_ro(self.requested_kwh[idx]),
-            limit_kw=_ro(self.limit_kw[idx]), efficiency=_ro(self.efficiency[idx]),
-            battery_kwh=_ro(self.battery_kwh[idx]), soc_arrival=_ro(self.soc_arrival[idx]),
-            phases=_ro(phases), v_ln_v=_ro(v_ln_v), w_per_a=_ro(phases * v_ln_v),
-            charger_max_a=_ro(ch.max_current_a[ci]),
+            index=idx, charger_index=ci, session_ids=tuple(map(self.session_ids.__getitem__, active)), id_rank=id_rank,
+            arrival_s=arrival_s, departure_s=departure_s, requested_kwh=requested_kwh, limit_kw=limit_kw,
+            efficiency=efficiency, battery_kwh=battery_kwh, soc_arrival=soc_arrival, phases=phases, v_ln_v=v_ln_v,
+            w_per_a=w_per_a, charger_max_a=charger_max_a,
         )
 
     # --- events -------------------------------------------------------------------------------
@@ -119,11 +128,10 @@ class SiteState:
             raise RuntimeError(f"time went backwards: {self.last_t_s} -> {t_s}")
         if dt_h > 0 and self.active:
             pl = self.plugged
-            delivered = np.array(self.plugged_delivered_kwh)  # a new array: earlier views keep theirs
-            core_ext.advance_energy(self.active_p_kw, pl.efficiency, dt_h, delivered)
+            delivered = np.empty(len(self.active))  # a new array: earlier views keep theirs
+            core_ext.advance_sessions(self.active_p_kw, pl.efficiency, dt_h, self.plugged_delivered_kwh, delivered,
+                                      pl.index, self.delivered_kwh, pl.charger_index, self.tick_energy_kwh)
             self.plugged_delivered_kwh = _ro(delivered)
-            self.delivered_kwh[pl.index] = delivered
-            self.tick_energy_kwh[pl.charger_index] += self.active_p_kw * dt_h
         self.last_t_s = t_s
 
     def plug_in(self, k: int) -> None:
@@ -133,13 +141,13 @@ class SiteState:
             raise RuntimeError(f"session {self.sessions[k].session_id} arrives at an occupied charger (holds {other})")
         self.charger_session[charger] = k
         self.active.append(k)
-        self.active_p_kw = np.append(self.active_p_kw, 0.0)
+        self.active_p_kw = np.concatenate((self.active_p_kw, _ZERO_KW))
         self._plugged_changed()
 
     def unplug(self, k: int) -> None:
         pos = self.active.index(k)
         self.active.pop(pos)
-        self.active_p_kw = np.delete(self.active_p_kw, pos)
+        self.active_p_kw = np.concatenate((self.active_p_kw[:pos], self.active_p_kw[pos + 1:]))
         self.charger_session[self.charger_index[k]] = -1
         self._plugged_changed()
 
@@ -148,27 +156,35 @@ class SiteState:
         self.plugged_delivered_kwh = _ro(self.delivered_kwh[self.plugged.index])
 
     # --- control ------------------------------------------------------------------------------
-    def acceptance_kw(self, t_s: float, next_tick_s: float) -> NDArray[np.float64]:
-        """Grid-side power each plugged-in session accepts from ``t_s`` until the next tick.
+    def limits(self, t_s: float, next_tick_s: float) -> tuple[F64, F64]:
+        """``(accept_kw, max_current_a)`` of the plugged-in sessions: the grid-side power each accepts
+        from ``t_s`` until the next tick, and the current per phase that is (at most its charger's
+        maximum), the view's ``max_current_a``.
 
         A session that leaves before the next tick may take its remaining demand over the time it
-        has left, so the interval is per session: up to the next tick or its departure.
+        has left, so the interval is per session: up to the next tick or its departure (kernel
+        ``core_ext.session_limits``).
         """
         pl = self.plugged
-        out = np.zeros(len(pl.index))
-        if len(out):
-            until_s = np.minimum(pl.departure_s, next_tick_s)
-            dt_h = np.maximum(until_s - t_s, 1e-9) / 3600.0
-            core_ext.acceptance_kw(pl.limit_kw, pl.efficiency, pl.requested_kwh, self.plugged_delivered_kwh,
-                                   pl.battery_kwh, pl.soc_arrival, int(self.battery.taper),
-                                   self.battery.transition_soc, dt_h, out)
-        return out
+        accept_kw, max_current_a = np.empty(len(pl.index)), np.empty(len(pl.index))
+        core_ext.session_limits(pl.limit_kw, pl.efficiency, pl.requested_kwh, self.plugged_delivered_kwh,
+                                pl.battery_kwh, pl.soc_arrival, pl.departure_s, pl.w_per_a, pl.charger_max_a,
+                                int(self.battery.taper), self.battery.transition_soc, t_s, next_tick_s, accept_kw,
+                                max_current_a)
+        return accept_kw, max_current_a
+
+    def acceptance_kw(self, t_s: float, next_tick_s: float) -> NDArray[np.float64]:
+        """Grid-side power each plugged-in session accepts from ``t_s`` until the next tick (``limits``)."""
+        return self.limits(t_s, next_tick_s)[0]
 
     def view(self, t_s: float, period_s: float, accept_kw: NDArray[np.float64], grid: GridState | None,
              base_load_kw: float, constraints: Constraints | None = None,
-             forecast: Forecast | None = None) -> SiteView:
+             forecast: Forecast | None = None, *, max_current_a: F64 | None = None) -> SiteView:
+        """The snapshot a strategy sees; ``max_current_a`` from ``limits`` (computed from
+        ``accept_kw`` the same way when not given)."""
         pl = self.plugged
-        accept_a = accept_kw * 1000.0 / pl.w_per_a
+        if max_current_a is None:
+            max_current_a = np.minimum(accept_kw * 1000.0 / pl.w_per_a, pl.charger_max_a)
         sessions = ActiveSessions(
             session_ids=pl.session_ids,
             charger_index=pl.charger_index,
@@ -176,7 +192,7 @@ class SiteState:
             departure_s=pl.departure_s,
             energy_requested_kwh=pl.requested_kwh,
             energy_delivered_kwh=self.plugged_delivered_kwh,
-            max_current_a=_ro(np.minimum(accept_a, pl.charger_max_a)),
+            max_current_a=_ro(max_current_a),
             id_rank=pl.id_rank,
         )
         return SiteView(t_s, period_s, self.chargers, sessions, grid, base_load_kw, constraints, forecast)
@@ -187,8 +203,9 @@ class SiteState:
         current_a = check_setpoints(strategy, setpoints, self.chargers, view.time_s)
         pl = self.plugged
         # the chargers' power_kw (current * phases * v_ln / 1000), for the plugged-in ones only
-        offered_kw = current_a[pl.charger_index] * pl.phases * pl.v_ln_v / 1000.0
-        self.active_p_kw = np.minimum(offered_kw, accept_kw)
+        p_kw = np.empty(len(pl.index))
+        core_ext.session_power_kw(current_a, pl.charger_index, pl.phases, pl.v_ln_v, accept_kw, p_kw)
+        self.active_p_kw = p_kw
 
     def take_tick_power_kw(self, tick_s: float) -> NDArray[np.float64]:
         """Mean grid-side power per charger over the tick just ended; resets the accumulator."""
@@ -202,24 +219,3 @@ def _ro(values: NDArray[np.generic]) -> NDArray[np.generic]:
     that the engine never writes again, so views can share it and stay snapshots."""
     values.setflags(write=False)
     return values
-
-
-def check_setpoints(strategy: Strategy, setpoints: Setpoints, chargers: ChargerTable, t_s: float) -> NDArray[np.float64]:
-    """Setpoints must be one finite current per charger: 0, or within [min, max] of that charger."""
-    name = getattr(strategy, "name", type(strategy).__name__)
-    if not isinstance(setpoints, Setpoints):
-        raise StrategyError(f"strategy '{name}' returned {type(setpoints).__name__}, not Setpoints (t = {t_s:g} s)")
-    current_a = np.asarray(setpoints.current_a, dtype=float)
-    if current_a.shape != (len(chargers),):
-        raise StrategyError(
-            f"strategy '{name}' returned {current_a.shape} setpoints at t = {t_s:g} s; expected one per charger ({len(chargers)})"
-        )
-    current_a = np.ascontiguousarray(current_a)
-    clipped_a = np.empty(len(chargers))
-    i = core_ext.check_currents(current_a, chargers.min_current_a, chargers.max_current_a, clipped_a)
-    if i >= 0:
-        raise StrategyError(
-            f"strategy '{name}' set charger '{chargers.ids[i]}' to {float(current_a[i]):g} A at t = {t_s:g} s; "
-            f"valid: 0 or between {chargers.min_current_a[i]:g} and {chargers.max_current_a[i]:g} A"
-        )
-    return clipped_a

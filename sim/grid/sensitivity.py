@@ -37,6 +37,10 @@ F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 C128 = NDArray[np.complex128]
 
+VM_DROP_MARGIN_DEG = 1.0
+"""How far below 90 degrees ``arg Z + angle difference`` must stay for ``vm_drop_bounds`` (the cosine
+is then at least 0.017, far from any rounding of the entries)."""
+
 
 class GridLinearisation:
     """Per topology: the impedance columns at the charger buses; ``at(state)`` gives a state's sensitivities."""
@@ -130,6 +134,14 @@ class GridLinearisation:
         return np.ascontiguousarray(np.concatenate(blocks) * (1.0 + 1e-5), dtype=np.float32)
 
     @cached_property
+    def bound_column_max(self) -> tuple[F64, F64, F64]:
+        """The largest entry of each column of ``bound_matrix``'s bus, line and transformer blocks
+        (``Sensitivity.largest_changes``)."""
+        n_bus, n_line = self.model.bus_pos.size, self.model.lines.in_model.size
+        blocks = np.split(self.bound_matrix.astype(float), [n_bus, n_bus + n_line])
+        return tuple(b.max(axis=0) if b.shape[0] else np.zeros(b.shape[1]) for b in blocks)  # type: ignore[return-value]
+
+    @cached_property
     def feeder_pos_of_internal(self) -> I64:
         """For each internal bus, a feeder bus position mapped to it (-1: none, e.g. auxiliary buses)."""
         first = np.full(self.model.n_bus, -1, dtype=np.int64)
@@ -149,6 +161,30 @@ class GridLinearisation:
     def column_feeder_pos(self) -> I64:
         """A feeder bus position at each column's internal bus (where the state's vm is read)."""
         return self.feeder_pos_of_internal[self.column_bus]
+
+    @cached_property
+    def pq_feeder_pos(self) -> I64:
+        """The feeder bus positions whose internal bus is a PQ bus (the rows with a sensitivity)."""
+        is_pq = np.zeros(self.model.n_bus, dtype=bool)
+        is_pq[self.model.pq] = True
+        pos = self.model.bus_pos
+        return np.flatnonzero((pos >= 0) & is_pq[np.maximum(pos, 0)])
+
+    @cached_property
+    def every_column_on_a_feeder_bus(self) -> bool:
+        return bool(np.all(self.column_feeder_pos >= 0))
+
+    @cached_property
+    def vm_drop_angle_spread_deg(self) -> float:
+        """The largest voltage-angle difference (degrees) between a charger's bus and any bus at
+        which ``Sensitivity.vm_drop_bounds`` still proves that charging lowers every voltage:
+        every ``|arg Z + difference|`` must stay at least a degree below 90. 0: never."""
+        z = self.z
+        arg_deg = np.degrees(np.angle(z[z != 0]))
+        if arg_deg.size == 0:
+            return 90.0 - VM_DROP_MARGIN_DEG
+        return max(0.0, min(90.0 - VM_DROP_MARGIN_DEG - float(arg_deg.max()),
+                            90.0 - VM_DROP_MARGIN_DEG + float(arg_deg.min())))
 
     def at(self, state: GridState) -> Sensitivity:
         """The sensitivities at ``state``'s solution (it must carry ``va_degree``)."""
@@ -214,18 +250,16 @@ class Sensitivity:
         return self._per_charger(out)
 
     def change_bounds(self, dp_kw: F64) -> tuple[F64, F64, F64]:
+        vm_bound = self._bound_rows(slice(0, self._lin.model.bus_pos.size), dp_kw).astype(float)
+        return (vm_bound, *self.loading_change_bounds(dp_kw))
+
+    def loading_change_bounds(self, dp_kw: F64) -> tuple[F64, F64]:
+        """The line and transformer parts of ``change_bounds`` alone (same values)."""
         lin = self._lin
-        dp_abs = np.abs(np.asarray(dp_kw, dtype=float))
-        if lin.one_column_per_charger:
-            per_column = dp_abs
-        else:
-            has = lin.column_of_charger >= 0
-            per_column = np.bincount(lin.column_of_charger[has], dp_abs[has], minlength=self._w_abs.size)
-        change = (self._w_abs * per_column * (1.0 + 1e-5)).astype(np.float32)
-        stacked = lin.bound_matrix @ change
-        n_bus = lin.model.bus_pos.size
-        out = [stacked[:n_bus].astype(float)]
-        start = n_bus
+        start = lin.model.bus_pos.size
+        stacked = self._bound_rows(slice(start, lin.bound_matrix.shape[0]), dp_kw)
+        out = []
+        start = 0
         for branches in (lin.model.lines, lin.model.trafos):
             k = branches.in_model.size
             if branches.all_in_model:
@@ -235,7 +269,72 @@ class Sensitivity:
                 loading[branches.in_model] = stacked[start:start + k]
                 out.append(loading)
             start += k
-        return out[0], out[1], out[2]
+        return out[0], out[1]
+
+    def vm_drop_bounds(self, increase_kw: F64) -> F64 | None:
+        """Upper bounds on each feeder bus's first-order voltage *drop* (pu) when every charger's
+        power rises by at most ``increase_kw`` (>= 0) and may fall by any amount; None where this
+        state does not guarantee that charging lowers every voltage.
+
+        Why it holds: ``dvm_dp[b, c] = -|Z[b, c]| cos(arg Z[b, c] + va_c - va_b) / (1000 base_mva vm_c)``
+        (the module docstring's formula with the voltages written in polar form). Where every
+        ``|arg Z + va_c - va_b|`` stays a degree below 90, every entry is <= 0: a charger that draws
+        less only raises voltages, so the drop is bounded by the increases alone. The charging power
+        already flowing then does not count, which makes this bound far tighter than
+        ``change_bounds`` (whose ``|dp_kw|`` must cover a charger going from its present power to
+        zero): on the IEEE European LV feeder it leaves about 1 % of the candidate buses."""
+        if not self._charging_lowers_every_voltage:
+            return None
+        return self._bound_rows(slice(0, self._lin.model.bus_pos.size), increase_kw).astype(float)
+
+    def largest_changes(self, increase_kw: F64, dp_kw: F64) -> tuple[float | None, float, float]:
+        """One number per kind, at least every entry of ``vm_drop_bounds(increase_kw)`` (None where
+        that is None), of the line and of the transformer part of ``loading_change_bounds(dp_kw)``:
+        each charger's change times the largest entry of its column (``bound_column_max``). A kind
+        whose elements are all further from their limits than this has no row that could bind, and
+        its bounds need not be computed (on the IEEE European LV feeder: 99 % of the decisions for
+        voltages, 87 % for lines)."""
+        column_max = self._lin.bound_column_max
+        up = 1.0 + 1e-5  # covers the float32 rounding of the bounds' matrix products
+        vm_drop = None
+        if self._charging_lowers_every_voltage:
+            vm_drop = float(column_max[0] @ self._column_change(increase_kw)) * up
+        change = self._column_change(dp_kw)
+        return vm_drop, float(column_max[1] @ change) * up, float(column_max[2] @ change) * up
+
+    def _column_change(self, dp_kw: F64) -> F64:
+        """The largest current change per column (pu per unit of Z) for charger changes ``|dp_kw|``,
+        rounded up by one part in 10^5."""
+        lin = self._lin
+        dp_abs = np.abs(np.asarray(dp_kw, dtype=float))
+        if lin.one_column_per_charger:
+            per_column = dp_abs
+        else:
+            has = lin.column_of_charger >= 0
+            per_column = np.bincount(lin.column_of_charger[has], dp_abs[has], minlength=self._w_abs.size)
+        return self._w_abs * per_column * (1.0 + 1e-5)
+
+    def _bound_rows(self, rows: slice, dp_kw: F64) -> NDArray[np.float32]:
+        """Rows ``rows`` of ``bound_matrix`` times the largest current change per column for
+        ``|dp_kw|`` (rounded up, float32)."""
+        return self._lin.bound_matrix[rows] @ self._column_change(dp_kw).astype(np.float32)
+
+    @cached_property
+    def _charging_lowers_every_voltage(self) -> bool:
+        """Whether every angle difference between a charger's bus and a bus with a sensitivity is
+        within ``vm_drop_angle_spread_deg`` in this state (once per state; NaN angles: no)."""
+        lin, va = self._lin, self._state.va_degree
+        assert va is not None
+        spread = lin.vm_drop_angle_spread_deg
+        if spread <= 0.0:
+            return False
+        pos = lin.column_feeder_pos
+        rows = va[lin.pq_feeder_pos]
+        cols = va[pos] if lin.every_column_on_a_feeder_bus else np.where(pos >= 0, va[np.maximum(pos, 0)], 0.0)
+        if rows.size == 0 or cols.size == 0:
+            return True  # no entry at all: every one is 0
+        widest = max(float(cols.max()) - float(rows.min()), float(rows.max()) - float(cols.min()))
+        return widest <= spread  # False for NaN
 
     # --- helpers ------------------------------------------------------------------------------
     def _branches(self, kind: BranchKind) -> BranchSet:

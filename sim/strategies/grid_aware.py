@@ -14,8 +14,9 @@ now unable to see a solution that breaks them. Coefficients that would let charg
 limit are set to 0 (conservative: the row then only over-counts), and a limit that is broken even
 with no charging gives ``b = 0`` (the sessions touching it pause). Only rows that could bind are
 added: those whose element is closer to its limit than the largest change all chargers could make
-(``GridSensitivity.change_bounds``). Charging lowers voltages, so only the lower voltage limit
-is a row; overvoltage from PV is relieved by charging, never caused.
+(``GridSensitivity.change_bounds``; for voltages the tighter ``vm_drop_bounds`` where offered).
+Charging lowers voltages, so only the lower voltage limit is a row; overvoltage from PV is relieved
+by charging, never caused.
 
 The linear model neglects how the other loads' currents grow as voltage sags (a few per cent of a
 change, ``sim.grid.sensitivity``) and the curvature of the drop; ``margin_pu`` and
@@ -24,8 +25,9 @@ change, ``sim.grid.sensitivity``) and the curvature of the drop; ``margin_pu`` a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,6 +66,8 @@ class GridAware:
         self.margin_pu = margin_pu
         self.margin_percent = margin_percent
         self._memo: tuple[GridState, Constraints, F64, Constraints] | None = None
+        self._last_kw_per_a: tuple[ChargerTable, F64] | None = None
+        self._last_rooms: tuple[GridState, Rooms] | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> GridAware:
@@ -80,7 +84,8 @@ class GridAware:
     def compute(self, view: SiteView) -> Setpoints:
         if len(view.sessions) == 0:
             return Setpoints.zeros(len(view.chargers))
-        return self.inner.compute(replace(view, constraints=self.constraints(view)))
+        constraints = self.constraints(view)
+        return self.inner.compute(view if constraints is view.constraints else replace(view, constraints=constraints))
 
     def constraints(self, view: SiteView) -> Constraints:
         """The view's constraints with the feeder limits that could bind for the plugged-in sessions.
@@ -110,32 +115,48 @@ class GridAware:
         self._memo = (grid, site, max_kw, extended)
         return extended
 
+    def _rooms(self, grid: GridState) -> Rooms:
+        """How far every bus and branch of ``grid`` is from its limit (with the margins), kept for the
+        last state: the decisions at plug events inside a tick share it."""
+        last = self._last_rooms
+        if last is None or last[0] is not grid:
+            last = (grid, Rooms.of(grid.vm_pu - (self.vm_min_pu + self.margin_pu),
+                                   self.max_loading_percent["line"] - self.margin_percent - grid.line_loading_percent,
+                                   self.max_loading_percent["trafo"] - self.margin_percent - grid.trafo_loading_percent))
+            self._last_rooms = last
+        return last[1]
+
+    def _kw_per_a(self, chargers: ChargerTable) -> F64:
+        """Grid-side kW per A of each charger, kept for the last table (its arrays are read-only)."""
+        last = self._last_kw_per_a
+        if last is None or last[0] is not chargers:
+            last = (chargers, chargers.phases * chargers.v_ln_v / 1000.0)
+            self._last_kw_per_a = last
+        return last[1]
+
     def feeder_rows(self, chargers: ChargerTable, grid: GridState, sens: GridSensitivity,
                     max_kw: F64) -> tuple[list[str], F64, F64]:
         """The linearised feeder limits that could bind for some charging in [0, ``max_kw``] per
         charger: names, coefficients (rows x chargers, per A) and limits."""
-        kw_per_a = chargers.phases * chargers.v_ln_v / 1000.0
+        kw_per_a = self._kw_per_a(chargers)
         p0_kw = np.asarray(grid.charger_p_kw, dtype=float)
         dp_kw = np.maximum(max_kw - p0_kw, p0_kw) * SENSITIVITY_FACTOR  # the largest change each could make
         names: list[str] = []
         blocks: list[tuple[F64, F64]] = []
-        vm_bound, line_bound, trafo_bound = sens.change_bounds(dp_kw)
-        room_pu = grid.vm_pu - (self.vm_min_pu + self.margin_pu)
-        buses = np.flatnonzero(room_pu <= vm_bound)  # NaN (isolated) compares false
+        room = self._rooms(grid)
+        room_pu, rooms = room.vm_pu, {"line": room.line_percent, "trafo": room.trafo_percent}
+        buses, rows_of = _candidates(sens, room, dp_kw, (max_kw - p0_kw) * SENSITIVITY_FACTOR)
         if buses.size:
             drop = -SENSITIVITY_FACTOR * sens.dvm_dp_pu_per_kw(buses)  # voltage lost per kW of charging
             keep = _can_bind(drop, room_pu[buses], p0_kw, max_kw)
             blocks.append((drop[keep], room_pu[buses][keep]))
             names += [f"grid:bus#{k}:vm_min" for k in buses[keep]]
-        branches: tuple[tuple[BranchKind, F64, F64], ...] = (
-            ("line", grid.line_loading_percent, line_bound), ("trafo", grid.trafo_loading_percent, trafo_bound))
-        for kind, loading, bound in branches:
-            room = self.max_loading_percent[kind] - self.margin_percent - loading
-            rows = np.flatnonzero(room <= bound)
+        kinds: tuple[BranchKind, ...] = ("line", "trafo")
+        for kind, rows in zip(kinds, rows_of, strict=True):
             if rows.size:
                 per_kw = SENSITIVITY_FACTOR * sens.dloading_dp_percent_per_kw(kind, rows)
-                keep = _can_bind(per_kw, room[rows], p0_kw, max_kw)
-                blocks.append((per_kw[keep], room[rows][keep]))
+                keep = _can_bind(per_kw, rooms[kind][rows], p0_kw, max_kw)
+                blocks.append((per_kw[keep], rooms[kind][rows][keep]))
                 names += [f"grid:{kind}#{k}:loading" for k in rows[keep]]
         if not blocks:
             return [], np.zeros((0, len(chargers))), np.zeros(0)
@@ -144,6 +165,52 @@ class GridAware:
         # per_kw . (p - p0) <= room  =>  per_kw+ . p <= room + per_kw . p0 (per_kw+ >= per_kw: conservative)
         limit = np.maximum(room_all + per_kw @ p0_kw, 0.0)
         return names, np.maximum(per_kw, 0.0) * kw_per_a[None, :], limit
+
+
+@dataclass(frozen=True)
+class Rooms:
+    """Room to the limit (margins included) of every bus (pu) and branch (percentage points) of one
+    grid state, and the least of each kind (+inf without any; NaN rooms of isolated elements skipped)."""
+
+    vm_pu: F64
+    line_percent: F64
+    trafo_percent: F64
+    least_pu: float
+    least_line_percent: float
+    least_trafo_percent: float
+
+    @classmethod
+    def of(cls, vm_pu: F64, line_percent: F64, trafo_percent: F64) -> Rooms:
+        least = [float(np.fmin.reduce(a)) if a.size else math.inf for a in (vm_pu, line_percent, trafo_percent)]
+        return cls(vm_pu, line_percent, trafo_percent, *least)
+
+
+def _candidates(sens: GridSensitivity, room: Rooms, dp_kw: F64,
+                increase_kw: F64) -> tuple[NDArray[np.int64], tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """The buses, and the lines and transformers, whose room is within a bound of their first-order
+    change: ``GridSensitivity.change_bounds`` for changes ``dp_kw``, or, where the sensitivity offers
+    them (``sim.grid.sensitivity``), the tighter ``vm_drop_bounds`` for voltages (charging then only
+    lowers voltages: only increases count) and ``largest_changes``, one number per kind that spares the
+    bounds of a kind whose elements are all further from their limits. All of it is only a filter:
+    every row that could bind passes it, and ``_can_bind`` decides. NaN rooms (isolated) never pass."""
+    if all(hasattr(sens, m) for m in ("vm_drop_bounds", "loading_change_bounds", "largest_changes")):
+        increase_kw = np.maximum(increase_kw, 0.0)
+        vm_drop, line_max, trafo_max = sens.largest_changes(increase_kw, dp_kw)  # type: ignore[attr-defined]
+        near = vm_drop is not None and room.least_pu <= vm_drop  # a bus within the largest drop
+        vm_bound = sens.vm_drop_bounds(increase_kw) if near else None  # type: ignore[attr-defined]
+        if vm_drop is not None and (vm_bound is not None or not near):
+            buses = np.flatnonzero(room.vm_pu <= vm_bound) if vm_bound is not None else _NONE
+            if not (room.least_line_percent <= line_max or room.least_trafo_percent <= trafo_max):
+                return buses, (_NONE, _NONE)
+            line_bound, trafo_bound = sens.loading_change_bounds(dp_kw)  # type: ignore[attr-defined]
+            return buses, (np.flatnonzero(room.line_percent <= line_bound),
+                           np.flatnonzero(room.trafo_percent <= trafo_bound))
+    vm_bound, line_bound, trafo_bound = sens.change_bounds(dp_kw)
+    return np.flatnonzero(room.vm_pu <= vm_bound), (np.flatnonzero(room.line_percent <= line_bound),
+                                                    np.flatnonzero(room.trafo_percent <= trafo_bound))
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _can_bind(per_kw: F64, room: F64, p0_kw: F64, max_kw: F64) -> NDArray[np.bool_]:

@@ -121,3 +121,16 @@ def test_grid_aware_wraps_other_strategies() -> None:
     ts = Simulation(build_setup(scenario, strategy=strategy)).run().timeseries
     assert ts["vm_min_pu"].min() >= VM_MIN_PU
     assert ts["max_line_loading_percent"].max() <= 100.0
+
+
+def test_the_voltage_drop_filter_changes_no_decision(runs, monkeypatch) -> None:
+    """``grid_aware`` filters the voltage rows with ``Sensitivity.vm_drop_bounds`` (increases only)
+    and ``largest_changes`` where the state allows; with the looser ``change_bounds`` alone (as for a
+    state whose angles do not allow them) every decision is the same."""
+    from sim.grid.sensitivity import Sensitivity
+
+    setup, _, results = runs["grid_aware"]
+    monkeypatch.setattr(Sensitivity, "_charging_lowers_every_voltage", property(lambda self: False))
+    again = Simulation(build_setup(setup.scenario)).run()
+    columns = [f"p_kw:{cid}" for cid in setup.chargers.ids]
+    np.testing.assert_array_equal(again.timeseries[columns].to_numpy(), results.timeseries[columns].to_numpy())

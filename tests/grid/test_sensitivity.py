@@ -199,3 +199,39 @@ def test_a_charger_at_the_slack_bus_has_no_effect(case: Case) -> None:
     np.testing.assert_allclose(vm[:, 1], case.sensitivity.dvm_dp_pu_per_kw(np.arange(vm.shape[0]))[:, 0], rtol=1e-12)
     for bound in sens.change_bounds(np.array([100.0, 0.0])):
         np.testing.assert_array_equal(bound, 0.0)
+
+
+def test_vm_drop_bounds_bound_the_first_order_drop_of_any_change(case: Case) -> None:
+    """Charging only lowers voltages here (every entry <= 0), so the drop of any change, up or down, is
+    bounded by the increases alone; the loading part equals ``change_bounds``' own."""
+    assert case.sensitivity._lin.vm_drop_angle_spread_deg > 0.0
+    rng = np.random.default_rng(13)
+    vm = all_rows(case.sensitivity, case.reference)["vm"]
+    assert np.all(vm <= 0.0)
+    for _ in range(5):
+        dp = rng.uniform(-5.0, 5.0, len(case.table))
+        bound = case.sensitivity.vm_drop_bounds(np.maximum(dp, 0.0))
+        assert bound is not None and bound.shape == (vm.shape[0],)
+        assert np.all(bound >= -(vm @ dp))
+        assert np.all(bound <= case.sensitivity.change_bounds(dp)[0])
+        for got, want in zip(case.sensitivity.loading_change_bounds(dp), case.sensitivity.change_bounds(dp)[1:],
+                             strict=True):
+            np.testing.assert_array_equal(got, want)
+        largest = case.sensitivity.largest_changes(np.maximum(dp, 0.0), dp)  # one number per kind, >= every row
+        assert largest[0] is not None and np.all(bound <= largest[0])
+        for bound_of_kind, most in zip(case.sensitivity.loading_change_bounds(dp), largest[1:], strict=True):
+            assert np.all(bound_of_kind <= most)
+    np.testing.assert_array_equal(case.sensitivity.vm_drop_bounds(np.zeros(len(case.table))), 0.0)
+
+
+def test_vm_drop_bounds_refuse_a_state_with_angles_too_far_apart(case: Case) -> None:
+    """Where a bus's angle differs from a charger's by more than the proof allows, no bound (None):
+    ``grid_aware`` then filters with ``change_bounds``."""
+    lin = case.sensitivity._lin
+    va = np.array(case.fast_state.va_degree)
+    va[lin.pq_feeder_pos[-1]] += lin.vm_drop_angle_spread_deg + 1.0
+    far = lin.at(replace(case.fast_state, va_degree=va))
+    assert far.vm_drop_bounds(np.ones(len(case.table))) is None
+    assert far.largest_changes(np.ones(len(case.table)), np.ones(len(case.table)))[0] is None
+    va[lin.pq_feeder_pos[-1]] = np.nan
+    assert lin.at(replace(case.fast_state, va_degree=va)).vm_drop_bounds(np.ones(len(case.table))) is None
