@@ -23,7 +23,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def command(args: argparse.Namespace) -> int:
     from sim.engine import Simulation
     from sim.progress import ProgressBar
-    from sim.report import write_report
     from sim.scenario import default_scenario_path, load_scenario
 
     path = Path(args.scenario) if args.scenario else default_scenario_path()
@@ -41,7 +40,11 @@ def command(args: argparse.Namespace) -> int:
     progress = None if args.quiet else ProgressBar(scenario.simulation.duration_s)
     results = simulation.run(progress)
     results.save(out_dir)
-    report = None if args.no_report else write_report(results, out_dir / "report.html")
+    report = None
+    if not args.no_report:
+        from sim.report import write_report  # matplotlib and the HTML report: only when asked for
+
+        report = write_report(results, out_dir / "report.html")
     kpis = results.summary["kpis"]
     print(f"  energy delivered {kpis['energy_delivered_kwh']:.1f} of {kpis['energy_requested_kwh']:.1f} kWh, "
           f"peak charging {kpis['peak_charging_kw']:.1f} kW, min voltage {kpis['vm_min_pu']:.3f} pu, "

@@ -27,6 +27,10 @@ max over sides of i vn sqrt(3) / sn_mva / (parallel df). Elements outside the in
 from __future__ import annotations
 
 import copy
+import importlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,7 +219,8 @@ def build_model(
     for elements, column in ((p_elements, "p_mw"), (q_elements, "q_mvar")):
         for table, (_, ids, _) in _by_table(elements).items():
             net[table].loc[ids, column] = 0.0
-    pp.runpp(net, numba=False, tolerance_mva=1e-10)
+    with _pandapower_without_numba():
+        pp.runpp(net, numba=False, tolerance_mva=1e-10)
     ppci = net._ppc["internal"]
     _check_internal(ppci)
     base_mva = float(ppci["baseMVA"])
@@ -256,6 +261,44 @@ def build_model(
         s_kept=s_pq.onto(reduction.kept),
         s_slack=injections.rows(ref).onto(np.arange(ref.size)),
     )
+
+
+# pandapower's numba-compiled helpers that ``runpp`` calls even with ``numba=False`` (selecting the
+# in-service elements, transformer ratios), as (module, name bound there, pure-Python original in
+# ``pandapower.auxiliary``: the source numba compiles).
+_NUMBA_HELPERS = (
+    ("pandapower.auxiliary", "get_values", "_get_values"),
+    ("pandapower.auxiliary", "set_elements_oos", "_python_set_elements_oos"),
+    ("pandapower.auxiliary", "set_isolated_buses_oos", "_python_set_isolated_buses_oos"),
+    ("pandapower.build_branch", "get_values", "_get_values"),
+)
+_NUMBA_HELPERS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _pandapower_without_numba() -> Iterator[None]:
+    """Run pandapower's numba helpers as the plain Python they are compiled from, for one build.
+
+    The first numba call of a process sets up numba's typing context: 0.4 s, the largest part of
+    ``build_model`` in a fresh process, for helpers that take about a millisecond in Python on the
+    IEEE European LV feeder. The swap is undone on exit, under a lock (another thread's pandapower
+    call meanwhile gets the same results, run as Python). If pandapower no longer has these names,
+    nothing is swapped.
+    """
+    modules = {name: importlib.import_module(name) for name in {m for m, _, _ in _NUMBA_HELPERS}}
+    auxiliary = modules["pandapower.auxiliary"]
+    if not all(hasattr(modules[m], name) and hasattr(auxiliary, py) for m, name, py in _NUMBA_HELPERS):
+        yield
+        return
+    with _NUMBA_HELPERS_LOCK:
+        compiled = [getattr(modules[m], name) for m, name, _ in _NUMBA_HELPERS]
+        for m, name, python in _NUMBA_HELPERS:
+            setattr(modules[m], name, getattr(auxiliary, python))
+        try:
+            yield
+        finally:
+            for (m, name, _), function in zip(_NUMBA_HELPERS, compiled, strict=True):
+                setattr(modules[m], name, function)
 
 
 def factors_solve(factors: LuFactors, b: NDArray[np.complex128]) -> NDArray[np.complex128]:
