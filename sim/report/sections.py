@@ -16,9 +16,11 @@ from matplotlib.figure import Figure
 @dataclass(frozen=True)
 class Section:
     """One heading of a report: paragraphs of plain text (escaped when rendered), matplotlib
-    figures (embedded as PNG) and titled tables (rendered with their index and column names)."""
+    figures (embedded as PNG), titled tables (rendered with their index and column names) and
+    titled verbatim texts such as a copied study file (rendered in ``<pre>``, escaped)."""
 
     title: str
     paragraphs: tuple[str, ...] = ()
     figures: tuple[Figure, ...] = ()
     tables: tuple[tuple[str, pd.DataFrame], ...] = field(default=())
+    texts: tuple[tuple[str, str], ...] = ()

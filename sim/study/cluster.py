@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,8 @@ from sim.study.runs import RunSpec, failed_row, run_one
 
 if TYPE_CHECKING:
     from distributed import Client
+
+    from sim.results import Results
 
 ONE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 CONNECT_TIMEOUT_S = 20.0
@@ -102,13 +104,14 @@ def describe(client: Client) -> str:
     return f"{n} worker{'s' if n != 1 else ''} at {getattr(client.scheduler, 'address', '?')}"
 
 
-def run_many(client: Client, specs: Sequence[RunSpec], *,
-             results_dir: str | None = None) -> Generator[dict[str, Any], None, None]:
-    """Run every spec on the cluster; yield each row as its run finishes (see the module docstring)."""
+def run_many(client: Client, specs: Sequence[RunSpec], *, results_dir: str | None = None,
+             assess: Callable[[Results], Mapping[str, Any]] | None = None) -> Generator[dict[str, Any], None, None]:
+    """Run every spec on the cluster; yield each row as its run finishes (see the module docstring).
+    ``assess``: as for ``run_one`` (extra columns computed on the worker)."""
     from distributed import as_completed
 
     batch = uuid.uuid4().hex[:8]  # task keys unique to this call, so two sweeps never share a task
-    futures = {client.submit(run_one, spec, results_dir, key=f"feedertwin-run-{spec.run_key}-{batch}", pure=False): spec
+    futures = {client.submit(run_one, spec, results_dir, assess, key=f"feedertwin-run-{spec.run_key}-{batch}", pure=False): spec
                for spec in specs}
     try:
         for future in as_completed(futures):

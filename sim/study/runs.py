@@ -21,12 +21,12 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.results import KPI_KEYS
+from sim.results import KPI_KEYS, Results
 from sim.scenario import Scenario, scenario_from_dict, scenario_hash
 from sim.scenario.overrides import apply_values
 
@@ -80,22 +80,26 @@ def make_run(variant: Scenario, params: Mapping[str, Any], seed: int, *, index: 
     return RunSpec(run_key(variant_hash, seed), index, variant_hash, dict(params), int(seed), scenario)
 
 
-def run_one(spec: RunSpec, results_dir: str | None = None) -> dict[str, Any]:
+def run_one(spec: RunSpec, results_dir: str | None = None,
+            assess: Callable[[Results], Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Simulate ``spec`` and return its row; any exception becomes a ``failed`` row with the error.
 
     With ``results_dir`` the run's full results are saved under ``results_dir/<run_key>/`` (by the
-    process that ran it: on a cluster, a path every worker can write to).
+    process that ran it: on a cluster, a path every worker can write to). ``assess`` (picklable)
+    adds columns computed from the run's full results where they are, on the worker (a
+    hosting-capacity study's limit checks), at the end of the row.
     """
     from sim.engine import simulate  # the heavy room, loaded where the run happens
 
     started = time.perf_counter()
     try:
         results = simulate(spec.scenario)
+        extra = dict(assess(results)) if assess is not None else {}
         if results_dir is not None:
             results.save(Path(results_dir) / spec.run_key)
     except Exception as error:  # noqa: BLE001 - a failing run is recorded, never fatal to the sweep
         return failed_row(spec, f"{type(error).__name__}: {error}", time.perf_counter() - started, worker_name())
-    return make_row(spec, results.kpis, STATUS_OK, None, time.perf_counter() - started, worker_name())
+    return {**make_row(spec, results.kpis, STATUS_OK, None, time.perf_counter() - started, worker_name()), **extra}
 
 
 def make_row(spec: RunSpec, kpis: Mapping[str, Any], status: str, error: str | None, wall_time_s: float,

@@ -28,6 +28,8 @@ CELL_TIMEOUT_S = 300  # generous: a shared 2-core machine; the small runs take s
 # Small parameters per notebook (file name -> values injected after its `parameters` cell).
 SMALL: dict[str, dict[str, Any]] = {
     "01_strategy_comparison.ipynb": {"DURATION": "1d", "GRID_DURATION": "1d"},
+    "02_hosting_capacity.ipynb": {"DURATION": "1d", "SEEDS": 2, "MAX_COUNT": 4, "WORKERS": 2},
+    "03_sweep_analysis.ipynb": {"DURATION": "1d", "SHARES": [0.4, 1.0], "SEEDS": 2, "WORKERS": 2},
 }
 
 
