@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from sim import __version__
-from sim.cli import compare, run, sweep, validate
+from sim.cli import chargers, compare, export, hosting, live, replay, report, run, sweep, validate
 from sim.cli._common import EXIT_USER_ERROR
 from sim.errors import FeedertwinError
 
-COMMANDS = (run, compare, validate, sweep)
+COMMANDS = (run, compare, validate, sweep, hosting, report, live, chargers, export, replay)
 
 
 def _parser() -> argparse.ArgumentParser:

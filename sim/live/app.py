@@ -1,0 +1,252 @@
+"""The live application: the events, the twin, the tick loop, and calls to chargers.
+
+``LiveApp`` is the ``Hub`` the OCPP links talk to (``sim.live.rpc``):
+
+- ``emit(event)`` records an event in the store and applies it to the tracker (the twin). The
+  store is committed by the link right before its reply leaves, so what a charger saw
+  acknowledged is durable.
+- On start, the events of the store are re-applied to a new tracker, so a restart after a crash
+  picks up the sessions where they were; links a crash left open are closed with a
+  ``ChargerDisconnected`` at the restart time.
+- ``tick(now_s)``, every control period (``run``): the tracker's ``SiteView``, the controller's
+  decision, recorded with each charger's setpoint beside its measured current. In ``shadow`` mode
+  that is all: nothing is ever sent to a charger (the boot-time capability *read* is the only call
+  made in shadow mode; it changes nothing on the charger). In ``active`` mode the decision's
+  commands are sent, each as a task of its own (never inside a handler), every outcome recorded and
+  fed back to the controller, whose fallback commands are sent the same way.
+- When the site has a ``[grid]``, each tick first solves the live load flow with the measured
+  charging power (``sim.live.feeder``): the view carries that ``GridState`` and the store its
+  summary (lowest / highest voltage, highest line and transformer loading, import).
+- After a BootNotification: the capability read (a ``Capabilities`` event), then in active mode the
+  controller's boot commands (the safe default profile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from sim.domain import GridState
+from sim.errors import LoadFlowError
+from sim.live.controller import Controller, Decision, ProfileCommand, Reaction
+from sim.live.events import (
+    ChargerConnected,
+    ChargerDisconnected,
+    LiveEvent,
+    SessionEnded,
+    SessionStarted,
+)
+from sim.live.feeder import LiveFeeder
+from sim.live.rpc import CallOutcome, ChargerLink
+from sim.live.site_file import LiveSite
+from sim.live.store import LiveStore
+from sim.live.tracker import LiveTracker
+
+LOG = logging.getLogger("sim.live")
+
+MODES = ("shadow", "active")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class LiveApp:
+    """One live site: its store, twin and controller, and the chargers connected right now."""
+
+    def __init__(self, site: LiveSite, mode: str, store: LiveStore, *, clock: Callable[[], float] = time.time,
+                 call_timeout_s: float = 30.0) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode: got {mode!r}; expected one of {MODES}")
+        self.site = site
+        self.mode = mode
+        self.store = store
+        self.call_timeout_s = call_timeout_s
+        self._clock = clock
+        self.tracker = LiveTracker(site)
+        self.controller = Controller(site, site.make_strategy())
+        self.feeder = LiveFeeder.for_site(site)  # the live load flow, when the site has a [grid]
+        self.links: dict[str, ChargerLink] = {}
+        self._open: dict[tuple[str, str], int] = {}  # (charger, transaction) -> connector
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._next_tx = 1
+        self._restore()
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Re-apply the stored events to the new twin; close links a crash left open."""
+        count = 0
+        for event in self.store.events():
+            self._apply(event, log_notes=False)  # the notes were logged when the event first came
+            count += 1
+        self._next_tx = self.store.max_transaction_id() + 1
+        for charger_id in self.store.still_connected():
+            self.emit(ChargerDisconnected(charger_id, self.now_s()))
+        if count:
+            self.log("info", f"restored {count} events from {self.store.path}; {len(self._open)} sessions open")
+        self.store.commit()
+
+    # -- the Hub the links use ------------------------------------------------------------------
+
+    def now_s(self) -> float:
+        return float(self._clock())
+
+    def emit(self, event: LiveEvent) -> None:
+        self.store.record_event(event)
+        self._apply(event)
+
+    def _apply(self, event: LiveEvent, log_notes: bool = True) -> None:
+        for note in self.tracker.apply(event):
+            if log_notes:
+                self.log("info", note, event.charger_id)
+        if isinstance(event, SessionStarted):  # a start on a busy connector ends the old one (as the tracker)
+            for key in [k for k, c in self._open.items() if k[0] == event.charger_id and c == event.connector_id]:
+                del self._open[key]
+            self._open[(event.charger_id, event.transaction_id)] = event.connector_id
+        elif isinstance(event, SessionEnded):
+            self._open.pop((event.charger_id, event.transaction_id), None)
+
+    def log(self, level: str, message: str, charger_id: str | None = None) -> None:
+        LOG.log(_LEVELS.get(level, logging.INFO), "%s%s", f"{charger_id}: " if charger_id else "", message)
+        self.store.record_log(self.now_s(), level, message, charger_id)
+
+    def next_transaction_id(self) -> int:
+        self._next_tx += 1
+        return self._next_tx - 1
+
+    def transaction_on(self, charger_id: str, connector_id: int) -> str | None:
+        for (charger, tx), connector in self._open.items():
+            if charger == charger_id and connector == connector_id:
+                return tx
+        return None
+
+    def connector_of(self, charger_id: str, transaction_id: str) -> int | None:
+        return self._open.get((charger_id, transaction_id))
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log("error", f"task {task.get_name()} failed: {task.exception()!r}")
+            self.store.commit()
+
+    def booted(self, link: ChargerLink) -> None:
+        self.spawn(self._after_boot(link), name=f"boot {link.id}")
+
+    async def _after_boot(self, link: ChargerLink) -> None:
+        capabilities = await link.read_capabilities()  # type: ignore[attr-defined]
+        self.emit(capabilities)
+        self.store.commit()
+        reaction = self.controller.on_boot(link.id, link.ocpp_version, capabilities)
+        self._react(reaction, link.id, "info")
+
+    # -- connections (the server) ---------------------------------------------------------------
+
+    def accepts(self, charger_id: str) -> bool:
+        """Whether ``charger_id`` may connect (listed, or the site accepts unknown chargers)."""
+        return self.site.charger_for(charger_id) is not None
+
+    def connected(self, link: ChargerLink) -> ChargerLink | None:
+        """Register a new link; returns the link it replaces, if the charger was still connected."""
+        replaced = self.links.get(link.id)
+        self.links[link.id] = link
+        self.emit(ChargerConnected(link.id, self.now_s(), link.ocpp_version))
+        self.store.commit()
+        return replaced
+
+    def disconnected(self, link: ChargerLink) -> None:
+        if self.links.get(link.id) is link:
+            del self.links[link.id]
+            self.emit(ChargerDisconnected(link.id, self.now_s()))
+            self.store.commit()
+
+    # -- control --------------------------------------------------------------------------------
+
+    def tick(self, now_s: float | None = None) -> Decision:
+        """One control step: view, decision, record; in active mode the commands go out as tasks."""
+        t_s = self.now_s() if now_s is None else now_s
+        grid = self._load_flow(t_s)
+        view = self.tracker.view(t_s, self.site.control.period_s, grid)
+        decision = self.controller.decide(view, self.mode, t_s, self.tracker.session_refs())
+        measured_a = self.tracker.measured_current_a()  # in view.chargers order, as the setpoints
+        rows = [(cid, float(setpoint_a), float(now_a)) for cid, setpoint_a, now_a
+                in zip(decision.charger_ids, decision.setpoints_a, measured_a, strict=True)]
+        decision_id = self.store.record_decision(t_s, self.mode, decision, rows)
+        if grid is not None:
+            self.store.record_grid(decision_id, grid.vm_min_pu, grid.vm_max_pu, grid.max_line_loading_percent,
+                                   grid.max_trafo_loading_percent, grid.p_import_kw)
+        for note in decision.notes:
+            self.log("info", note)
+        self.store.commit()
+        self._send_all(decision.commands)
+        return decision
+
+    def _load_flow(self, t_s: float) -> GridState | None:
+        """The site's feeder with the measured charging power (``None`` without [grid], or when the
+        load flow fails: then the tick goes on without a grid state, and the log says why)."""
+        if self.feeder is None:
+            return None
+        try:
+            return self.feeder.solve(t_s, self.tracker.chargers, self.tracker.measured_power_kw())
+        except (LoadFlowError, ValueError) as error:
+            self.log("warning", f"live load flow skipped at this tick: {error}")
+            return None
+
+    def _react(self, reaction: Reaction, charger_id: str, level: str) -> None:
+        """Log the controller's message (and store it), then send its commands (active mode only)."""
+        if reaction.message:
+            unsent = " (shadow mode: not sent)" if reaction.commands and self.mode != "active" else ""
+            self.log(level, reaction.message + unsent, charger_id)
+        self.store.commit()
+        self._send_all(reaction.commands)
+
+    def _send_all(self, commands: Iterable[ProfileCommand]) -> None:
+        """In active mode, send each command as its own task; in shadow mode, send nothing."""
+        if self.mode != "active":
+            return
+        for command in commands:
+            self.spawn(self.send_command(command), name=f"{command.action} {command.charger_id}")
+
+    async def send_command(self, command: ProfileCommand) -> CallOutcome:
+        """Send one command to its charger, record the outcome, and send the controller's fallbacks."""
+        command_id = self.store.record_command(self.now_s(), command.charger_id, command.action, command.payload)
+        self.store.commit()
+        link = self.links.get(command.charger_id)
+        if link is None:
+            outcome = CallOutcome("error", detail="the charger is not connected")
+        else:
+            outcome = await link.request(command.action, command.payload)
+        self.store.record_outcome(command_id, self.now_s(), outcome.outcome, outcome.detail or outcome.status)
+        reaction = self.controller.on_outcome(command, outcome.outcome)
+        self._react(reaction, command.charger_id, "info" if outcome.outcome == "accepted" else "warning")
+        return outcome
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick every control period until ``stop`` is set. A failing tick is logged, never fatal."""
+        period_s = self.site.control.period_s
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.tick()
+            except Exception as error:  # the strategy or the twin failed: say so, keep serving
+                LOG.exception("control tick failed")
+                self.log("error", f"control tick failed: {error!r}")
+                self.store.commit()
+            wait_s = max(0.0, period_s - (time.monotonic() - started))
+            try:
+                await asyncio.wait_for(stop.wait(), wait_s)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        """Cancel the calls still in flight and commit the store."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.store.commit()

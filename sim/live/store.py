@@ -1,0 +1,291 @@
+"""The live store: one SQLite file (WAL mode) with everything that happened, as it happened.
+
+What goes in: every websocket frame in and out (raw text), every event the handlers produce
+(``sim.live.events``, as JSON), every control decision with its setpoints beside the measured
+currents, the live load flow's summary at each decision (sites with a feeder), every command sent to a
+charger with its outcome, and the log lines that explain
+fallbacks.
+
+Durability rule (the one the server relies on): an incoming message is recorded and committed
+*before* its reply leaves, so a message a charger saw acknowledged survives a crash of this
+process (``kill -9``). Writes therefore stay pending only until the next ``commit()``, which the
+OCPP layer calls right before it sends a frame and after it has handled one.
+
+``synchronous="FULL"`` (the default) also survives a power loss; ``"NORMAL"`` survives a process
+crash only, but is cheaper on slow disks.
+
+On restart, ``events()`` gives the events back in the order they were recorded, to be re-applied
+to a new tracker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.errors import FeedertwinError
+from sim.live.events import ChargerConnected, ChargerDisconnected, LiveEvent, SessionStarted
+
+EVENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in typing.get_args(LiveEvent)}
+"""Every event class by name: the ``kind`` column of the events table."""
+
+SYNCHRONOUS_MODES = ("FULL", "NORMAL")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS frames (
+    id INTEGER PRIMARY KEY, t_s REAL NOT NULL, charger_id TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')), frame TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, t_s REAL NOT NULL, charger_id TEXT NOT NULL, kind TEXT NOT NULL,
+    data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY, t_s REAL NOT NULL, mode TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS setpoints (
+    decision_id INTEGER NOT NULL REFERENCES decisions(id), charger_id TEXT NOT NULL,
+    setpoint_a REAL, measured_a REAL);
+CREATE TABLE IF NOT EXISTS grid_states (
+    decision_id INTEGER NOT NULL REFERENCES decisions(id), vm_min_pu REAL, vm_max_pu REAL,
+    max_line_loading_percent REAL, max_trafo_loading_percent REAL, p_import_kw REAL);
+CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY, t_s REAL NOT NULL, charger_id TEXT NOT NULL, action TEXT NOT NULL,
+    payload TEXT NOT NULL, outcome TEXT, detail TEXT, outcome_t_s REAL);
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY, t_s REAL NOT NULL, level TEXT NOT NULL, charger_id TEXT,
+    message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS frames_by_charger ON frames (charger_id, id);
+CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, id);
+"""
+
+
+class StoreError(FeedertwinError):
+    """The store file cannot be opened or is not a feedertwin live store."""
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON data from events, decisions and commands (dataclasses, numpy arrays, tuples)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def event_to_json(event: LiveEvent) -> str:
+    return json.dumps(to_jsonable(event), separators=(",", ":"))
+
+
+def event_from_json(kind: str, data: str) -> LiveEvent:
+    """The event recorded as ``kind`` and ``data`` (JSON lists come back as the tuples they were)."""
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        raise StoreError(f"unknown event kind {kind!r} in the store; expected one of {', '.join(EVENT_TYPES)}")
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(data).items()}
+    event: LiveEvent = cls(**fields)
+    return event
+
+
+class LiveStore:
+    """The SQLite store of one live site. Use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise StoreError(f"store synchronous mode: got {synchronous!r}; expected one of {SYNCHRONOUS_MODES}")
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are opened explicitly, so commit points are ours.
+            self._db = sqlite3.connect(str(self.path), isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"store {self.path}: cannot open it as a SQLite database: {error}") from None
+
+    # -- writing (pending until commit) -------------------------------------------------------
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+        cursor = self._db.execute(sql, params)
+        return int(cursor.lastrowid or 0)
+
+    def record_frame(self, t_s: float, charger_id: str, direction: str, frame: str | bytes) -> None:
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
+        self._write("INSERT INTO frames (t_s, charger_id, direction, frame) VALUES (?, ?, ?, ?)",
+                    (t_s, charger_id, direction, text))
+
+    def record_event(self, event: LiveEvent) -> None:
+        self._write("INSERT INTO events (t_s, charger_id, kind, data) VALUES (?, ?, ?, ?)",
+                    (event.t_s, event.charger_id, type(event).__name__, event_to_json(event)))
+
+    def record_decision(self, t_s: float, mode: str, decision: Any,
+                        setpoints: Sequence[tuple[str, float | None, float | None]]) -> int:
+        """A control decision and, per charger, ``(charger_id, setpoint_a, measured_a)``."""
+        decision_id = self._write("INSERT INTO decisions (t_s, mode, data) VALUES (?, ?, ?)",
+                                  (t_s, mode, json.dumps(to_jsonable(decision))))
+        self._db.executemany("INSERT INTO setpoints (decision_id, charger_id, setpoint_a, measured_a) "
+                             "VALUES (?, ?, ?, ?)", [(decision_id, *row) for row in setpoints])
+        return decision_id
+
+    def record_grid(self, decision_id: int, vm_min_pu: float, vm_max_pu: float, max_line_loading_percent: float,
+                    max_trafo_loading_percent: float, p_import_kw: float) -> None:
+        """The live load flow's summary at a decision (sites with a ``[grid]``)."""
+        self._write("INSERT INTO grid_states VALUES (?, ?, ?, ?, ?, ?)",
+                    (decision_id, vm_min_pu, vm_max_pu, max_line_loading_percent, max_trafo_loading_percent,
+                     p_import_kw))
+
+    def grid_states(self) -> list[tuple[int, float, float, float, float, float]]:
+        return list(self._db.execute("SELECT * FROM grid_states ORDER BY rowid").fetchall())
+
+    def record_command(self, t_s: float, charger_id: str, action: str, payload: Any) -> int:
+        return self._write("INSERT INTO commands (t_s, charger_id, action, payload) VALUES (?, ?, ?, ?)",
+                           (t_s, charger_id, action, json.dumps(to_jsonable(payload))))
+
+    def record_outcome(self, command_id: int, t_s: float, outcome: str, detail: str | None) -> None:
+        self._write("UPDATE commands SET outcome = ?, detail = ?, outcome_t_s = ? WHERE id = ?",
+                    (outcome, detail, t_s, command_id))
+
+    def record_log(self, t_s: float, level: str, message: str, charger_id: str | None = None) -> None:
+        self._write("INSERT INTO log (t_s, level, charger_id, message) VALUES (?, ?, ?, ?)",
+                    (t_s, level, charger_id, message))
+
+    def commit(self) -> None:
+        """Make everything recorded so far durable (a no-op when nothing is pending)."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def events(self) -> Iterator[LiveEvent]:
+        """Every recorded event, in the order it was recorded."""
+        for kind, data in self._db.execute("SELECT kind, data FROM events ORDER BY id").fetchall():
+            yield event_from_json(kind, data)
+
+    def frames(self, charger_id: str | None = None) -> list[tuple[str, str, str]]:
+        """``(charger_id, direction, frame)`` in order, for one charger or all."""
+        sql = "SELECT charger_id, direction, frame FROM frames"
+        rows = (self._db.execute(sql + " WHERE charger_id = ? ORDER BY id", (charger_id,)) if charger_id
+                else self._db.execute(sql + " ORDER BY id"))
+        return [(c, d, f) for c, d, f in rows.fetchall()]
+
+    def commands(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT id, t_s, charger_id, action, payload, outcome, detail FROM commands "
+                                "ORDER BY id").fetchall()
+        return [{"id": r[0], "t_s": r[1], "charger_id": r[2], "action": r[3], "payload": json.loads(r[4]),
+                 "outcome": r[5], "detail": r[6]} for r in rows]
+
+    def decisions(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT id, t_s, mode, data FROM decisions ORDER BY id").fetchall()
+        return [{"id": r[0], "t_s": r[1], "mode": r[2], "data": json.loads(r[3])} for r in rows]
+
+    def setpoints(self) -> list[tuple[int, str, float | None, float | None]]:
+        return list(self._db.execute("SELECT decision_id, charger_id, setpoint_a, measured_a FROM setpoints "
+                                     "ORDER BY rowid").fetchall())
+
+    def log_lines(self) -> list[tuple[str, str | None, str]]:
+        """``(level, charger_id, message)`` in order."""
+        return list(self._db.execute("SELECT level, charger_id, message FROM log ORDER BY id").fetchall())
+
+    def max_transaction_id(self) -> int:
+        """The largest numeric transaction id handed out (1.6 ids continue from it after a restart)."""
+        largest = 0
+        for event in self.events_of(SessionStarted):
+            if event.transaction_id.isdigit():
+                largest = max(largest, int(event.transaction_id))
+        return largest
+
+    def events_of(self, cls: type) -> Iterator[Any]:
+        rows = self._db.execute("SELECT kind, data FROM events WHERE kind = ? ORDER BY id", (cls.__name__,))
+        for kind, data in rows.fetchall():
+            yield event_from_json(kind, data)
+
+    def still_connected(self) -> list[str]:
+        """Chargers whose last recorded link event is a connect: links a crash left open."""
+        last: dict[str, str] = {}
+        for kind, charger_id in self._db.execute(
+                "SELECT kind, charger_id FROM events WHERE kind IN (?, ?) ORDER BY id",
+                (ChargerConnected.__name__, ChargerDisconnected.__name__)).fetchall():
+            last[charger_id] = kind
+        return sorted(c for c, kind in last.items() if kind == ChargerConnected.__name__)
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()
+
+    def __enter__(self) -> LiveStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- reading a store offline (export, replay) -----------------------------------------------------
+# A closed store is opened read-only, so exporting or replaying never changes it and works while
+# ``feedertwin live`` still writes (WAL readers do not block the writer).
+
+
+def open_read_only(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the live store at ``path``; ``StoreError`` naming the path when it
+    is missing, not SQLite, or a SQLite file without the store's tables."""
+    file = Path(path)
+    if not file.is_file():
+        raise StoreError(f"store {file}: no such file; expected the SQLite store a live site writes "
+                         "(the site file's 'store' key)")
+    try:
+        db = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as error:
+        raise StoreError(f"store {file}: cannot open it as a SQLite database: {error}") from None
+    missing = {"events", "frames"} - tables
+    if missing:
+        db.close()
+        raise StoreError(f"store {file}: not a feedertwin live store (no table {', '.join(sorted(missing))}); "
+                         "expected the SQLite store a live site writes")
+    return db
+
+
+def read_events(path: str | Path) -> list[LiveEvent]:
+    """Every event of the store at ``path``, in the order it was recorded (read-only)."""
+    db = open_read_only(path)
+    try:
+        return [event_from_json(kind, data) for kind, data in db.execute("SELECT kind, data FROM events ORDER BY id")]
+    finally:
+        db.close()
+
+
+def record_site_file(store: LiveStore, site_path: str | Path, t_s: float) -> None:
+    """Keep the text of the site file a live run uses in its store (committed now), so ``replay``
+    finds the site's chargers, limits and strategy without being told. Each start adds a row; the
+    latest is the one that counts."""
+    path = Path(site_path).resolve()
+    store._write("CREATE TABLE IF NOT EXISTS site_files (id INTEGER PRIMARY KEY, t_s REAL NOT NULL, "
+                 "path TEXT NOT NULL, text TEXT NOT NULL)", ())
+    store._write("INSERT INTO site_files (t_s, path, text) VALUES (?, ?, ?)",
+                 (t_s, str(path), path.read_text(encoding="utf-8")))
+    store.commit()
+
+
+def read_site_file(path: str | Path) -> tuple[Path, str] | None:
+    """The latest site file recorded in the store at ``path`` (its path then, its text), or ``None``
+    for a store written before site files were recorded."""
+    db = open_read_only(path)
+    try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'site_files'").fetchone() is None:
+            return None
+        row = db.execute("SELECT path, text FROM site_files ORDER BY id DESC LIMIT 1").fetchone()
+        return (Path(row[0]), row[1]) if row is not None else None
+    finally:
+        db.close()

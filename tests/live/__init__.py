@@ -1,0 +1,1 @@
+"""Live mode: OCPP server, store, tracker, controller, simulated chargers, independent peers."""
