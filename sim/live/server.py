@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, NegotiationError
@@ -45,8 +45,12 @@ class ListenError(FeedertwinError):
 
 
 def identity_of(path: str) -> str:
-    """The charger identity in a websocket request path: its last non-empty segment, URL-decoded."""
-    segments = [s for s in urlsplit(path).path.split("/") if s]
+    """The charger identity in a websocket request path: its last non-empty segment, URL-decoded.
+
+    The path is split on ``/`` by hand, not parsed as a URL: ocpp-rpc builds ``//ID`` when the
+    endpoint ends in ``/``, which ``urlsplit`` would read as a host named ``ID``.
+    """
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
     return unquote(segments[-1]) if segments else ""
 
 
