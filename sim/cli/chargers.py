@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.cli._common import add_overrides
+from sim.cli._common import add_overrides, positive_number
 
 if TYPE_CHECKING:
     from sim.live.chargepoint import ChargerConfig, SimClock, SimulatedCharger
@@ -29,16 +29,6 @@ def csms_url(text: str) -> str:
     return text
 
 
-def positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {value:g}")
-    return value
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chargers", help="run simulated OCPP charge points from a scenario against a CSMS",
                        description="A simulated charge point per scenario charger, playing the scenario's sessions "
@@ -46,11 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
     p.add_argument("--csms", type=csms_url, required=True, metavar="URL",
                    help="the central system, e.g. ws://127.0.0.1:9000/ (each charger appends its id)")
-    p.add_argument("--speed", type=positive, default=1.0, metavar="N",
+    p.add_argument("--speed", type=positive_number(), default=1.0, metavar="N",
                    help="run the chargers' clock N times faster than real time (default 1)")
     p.add_argument("--ocpp", choices=("1.6", "2.0.1", "mixed"), default="1.6",
                    help="protocol version; mixed alternates 1.6 and 2.0.1 by charger (default 1.6)")
-    p.add_argument("--meter-interval", type=positive, default=60.0, metavar="SECONDS",
+    p.add_argument("--meter-interval", type=positive_number(), default=60.0, metavar="SECONDS",
                    help="simulated seconds between meter values during a transaction (default 60)")
     p.add_argument("--clock", choices=("now", "scenario"), default="now",
                    help="what scenario time 0 is on the chargers' clock: the moment they start (default) or "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sim import __version__
-from sim.cli._common import add_overrides, int_at_least
+from sim.cli._common import add_cluster_options, add_overrides, int_at_least
 
 CAPACITY_COLUMNS = ("strategy", "capacity_p10", "capacity_p50", "capacity_p90", "binding_limit", "binding_element",
                     "binding_seeds")
@@ -27,10 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="largest EV count tried (default: one per load bus)")
     hc.add_argument("--ev-entry", metavar="N", type=int_at_least(0),
                     help="the [[chargers]] entry that is the EV population (default: the only placement rule)")
-    hc.add_argument("--workers", metavar="N", type=int_at_least(1),
-                    help="worker processes of the local Dask cluster (default: one per core)")
-    hc.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                    help="submit to an existing Dask cluster (dask scheduler / dask worker) instead")
+    add_cluster_options(hc)
     add_overrides(hc, "a key of the scenario")
     hc.add_argument("--quiet", action="store_true", help="no progress lines, only the result")
     hc.set_defaults(func=command)

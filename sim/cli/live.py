@@ -14,6 +14,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from sim.cli._common import positive_number
+
 if TYPE_CHECKING:
     from sim.live.proxy import UpstreamConfig
     from sim.live.site_file import LiveSite
@@ -34,17 +36,6 @@ def listen_address(text: str) -> tuple[str, int]:
     return host, port
 
 
-def positive_seconds(text: str) -> float:
-    """A number of seconds > 0, as an argparse ``type``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0; got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0; got {value:g}")
-    return value
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     live = sub.add_parser("live", help="run the OCPP 1.6J / 2.0.1 central system of a live site",
                           description="Chargers connect to ws://HOST:PORT/<identity> (subprotocol ocpp1.6 or "
@@ -55,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="shadow: record only, never write to a charger; active: send charging profiles")
     live.add_argument("--listen", type=listen_address, default=("127.0.0.1", 9000), metavar="HOST:PORT",
                       help="where to accept chargers (default 127.0.0.1:9000; port 0 = any free port)")
-    live.add_argument("--call-timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
+    live.add_argument("--call-timeout", type=positive_number("a number of seconds"), default=30.0, metavar="SECONDS",
                       help="how long to wait for a charger's reply to a call (default 30)")
     live.add_argument("--upstream", metavar="URL", default=None,
                       help="proxy mode: forward every charger to this back office (ws://HOST:PORT/PATH; the "

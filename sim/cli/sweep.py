@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from sim import __version__
-from sim.cli._common import add_overrides, int_at_least
+from sim.cli._common import add_cluster_options, add_overrides, int_at_least
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,10 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     swp = sub.add_parser("sweep", help="run a study's runs on Dask: one Parquet row of KPIs per run, resumable")
     swp.add_argument("study", help="study TOML file (a [study] table naming a base scenario; see docs/studies.md)")
     swp.add_argument("--out", metavar="DIR", help="output directory (default: out/<study name>-sweep/)")
-    swp.add_argument("--workers", metavar="N", type=int_at_least(1),
-                     help="worker processes of the local Dask cluster (default: one per core)")
-    swp.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                     help="submit to an existing Dask cluster (dask scheduler / dask worker) instead")
+    add_cluster_options(swp)
     swp.add_argument("--max-runs", metavar="K", type=int_at_least(0),
                      help="run at most K of the missing runs, then stop (the next call continues)")
     swp.add_argument("--retry-failed", action="store_true",
