@@ -6,7 +6,9 @@ session CSV, and the site file's chargers, limits, tariff, strategy and feeder a
 it (``[fleet] source = "csv"``), so the scenario loader checks it as it checks any scenario. The
 scenario runs as ``feedertwin run`` runs it and writes the same results and report, plus
 ``summary.json["replay"]``: what the strategy would have done against what was measured (energy
-delivered, peak charging power, minutes above a site limit).
+delivered, peak charging power, minutes above a site limit, sessions), and the measured total
+charging power per tick as the timeseries column ``measured_charging_p_kw``; the report shows both
+(``sim.report.replay_section``).
 
 Modelling differences a reader must know: the simulated window is the recorded one widened to
 whole control periods; the simulator's base load comes from the feeder model (a site without
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,11 +111,12 @@ def _site(store: str, site_file: str | None) -> tuple[LiveSite, dict[str, Any]]:
 def replay(site: LiveSite, raw: dict[str, Any], recorded: list[RecordedSession], out_dir: Path, *,
            strategy: str | None = None, grid_network: str | None = None) -> Results:
     """Simulate ``recorded`` on ``site`` (``raw``: its site file's TOML mapping); save the results
-    (with ``summary["replay"]``) in ``out_dir``."""
+    (with ``summary["replay"]`` and the measured power column) in ``out_dir``."""
     import numpy as np
 
     from sim.engine import Simulation
     from sim.live.recorded import metered_power_kw, to_domain_sessions
+    from sim.report.replay_section import MEASURED_POWER_COLUMN
     from sim.scenario import scenario_from_dict
 
     period_s = site.control.period_s
@@ -131,19 +135,24 @@ def replay(site: LiveSite, raw: dict[str, Any], recorded: list[RecordedSession],
     edges_t_s = start_t_s + np.append(setup.tick_s, setup.tick_s[-1] + period_s)
     measured_p_kw = metered_power_kw(recorded, setup.chargers.ids, edges_t_s)
     broken, _ = setup.site.limit_use_all(setup.chargers.current_a(measured_p_kw))
+    measured_total_kw = measured_p_kw.sum(axis=1)  # one tick per timeseries row: the recorder's period is the tick
     kpis = results.summary["kpis"]
     measured = {"energy_delivered_kwh": sum(s.metered_wh / 1000.0 * efficiency[s.charger_id] for s in recorded),
-                "peak_charging_kw": float(measured_p_kw.sum(axis=1).max()),
-                "minutes_site_limit_violation": float(np.count_nonzero(broken)) * period_s / 60.0}
-    results.summary["replay"] = {
-        "strategy": setup.scenario.strategy.name,
-        "measured": measured,
-        "simulated": {k: kpis[k] for k in measured},
-        "sessions": len(recorded),
-        "sessions_open_at_store_end": sum(not s.ended for s in recorded),
-    }
-    results.save(out_dir)
-    return results
+                "peak_charging_kw": float(measured_total_kw.max()),
+                "minutes_site_limit_violation": float(np.count_nonzero(broken)) * period_s / 60.0,
+                "n_sessions": len(recorded)}
+    replayed = dataclasses.replace(
+        results,
+        summary={**results.summary, "replay": {
+            "strategy": setup.scenario.strategy.name,
+            "measured": measured,
+            "simulated": {k: kpis[k] for k in measured},
+            "sessions_open_at_store_end": sum(not s.ended for s in recorded),
+        }},
+        timeseries=results.timeseries.assign(**{MEASURED_POWER_COLUMN: measured_total_kw}),
+    )
+    replayed.save(out_dir)
+    return replayed
 
 
 def _charger_rows(site: LiveSite, raw: dict[str, Any], recorded: list[RecordedSession]) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""One self-contained HTML report of a run: run facts, a KPI table with units, the figures.
+"""One self-contained HTML report of a run: run facts, a KPI table with units, the figures (and, for
+the results of ``feedertwin replay``, the comparison with what was measured: ``sim.report.replay_section``).
 
 The file has no external assets (figures are PNGs embedded as base64 data URIs, the style sheet
 is inline), so it can be mailed or archived alone. Every piece of text taken from the results is
@@ -14,6 +15,9 @@ from typing import Any
 
 from sim.report.html_parts import KPI_LABELS, figure_html, format_value, page, row, unit_of
 from sim.report.plots import FIGURES
+from sim.report.replay_section import ANCHOR as REPLAY_ANCHOR
+from sim.report.replay_section import replay_section
+from sim.report.study_html import section_html
 from sim.results import KPI_KEYS, Results
 
 __all__ = ["KPI_LABELS", "format_value", "kpi_table", "render_report", "run_table", "write_report"]
@@ -63,8 +67,9 @@ def _figures_html(results: Results) -> str:
 
 
 def render_report(results: Results) -> str:
-    """The whole report as one HTML string."""
+    """The whole report as one HTML string (with the replay comparison when ``results`` are a replay's)."""
     name = str(results.summary.get("scenario", "unnamed scenario"))
+    replay = replay_section(results)
     return page(
         f"feedertwin report: {name}",
         [
@@ -72,6 +77,7 @@ def render_report(results: Results) -> str:
             run_table(results.summary),
             "<h2>Key figures</h2>",
             kpi_table(results.kpis),
+            *([section_html(replay, REPLAY_ANCHOR)] if replay is not None else []),
             "<h2>Figures</h2>",
             _figures_html(results),
         ],

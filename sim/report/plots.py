@@ -1,4 +1,5 @@
-"""The report's figures, each a function ``(results) -> matplotlib.figure.Figure``.
+"""The report's figures, each a function ``(results) -> matplotlib.figure.Figure`` (the replay
+comparison's ``measured_power_figure`` also takes the measured power and the strategy name).
 
 Figures are built with ``matplotlib.figure.Figure`` directly: no pyplot, no global backend
 selection, no figure registry (so nothing to leak and nothing changed for a caller who uses
@@ -98,6 +99,29 @@ def power_figure(results: Results) -> Figure:
     ax.axhline(0.0, color="0.8", linewidth=0.8)
     _time_axis(ax, label)
     ax.legend(loc="upper left", fontsize="small", ncols=2)
+    return fig
+
+
+def measured_power_figure(results: Results, measured_kw: np.ndarray | None, strategy: str) -> Figure:
+    """Total charging power over time as measured (``measured_kw``, one tick mean per timeseries
+    row; ``None`` when the results do not hold it) against as simulated with ``strategy`` (kW)."""
+    fig, ax = _new_figure()
+    ts = results.timeseries
+    ax.set_title("Total charging power: measured and simulated")
+    ax.set_ylabel("power (kW)")
+    if len(ts) == 0:
+        _note(ax, "no time steps recorded")
+        return fig
+    times, label = _step_times(results)
+    if measured_kw is not None:
+        ax.plot(times, _steps(measured_kw), label="measured", color="0.2", drawstyle="steps-post", linewidth=1.2)
+    else:
+        _note(ax, "no measured power in these results")
+    ax.plot(times, _steps(ts["charging_p_kw"]), label=f"simulated with {strategy}", color="tab:red",
+            linestyle="--", drawstyle="steps-post", linewidth=1.2)
+    ax.axhline(0.0, color="0.8", linewidth=0.8)
+    _time_axis(ax, label)
+    ax.legend(loc="upper right", fontsize="small")
     return fig
 
 

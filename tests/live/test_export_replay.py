@@ -5,7 +5,8 @@ their sessions over websockets against ``LiveApp`` in shadow mode, so they charg
 the store holds what they really sent. Then ``feedertwin export`` must give those sessions and
 meter values as Parquet, and ``feedertwin replay`` must run them through the simulator:
 ``uncontrolled`` delivers what was measured at the measured peak; a limiting strategy keeps the
-site limit the measured run broke. ``recorded_sessions`` is also checked on hand-written events
+site limit the measured run broke; the report shows that comparison (table and figure), read back
+from the HTML and checked against ``summary.json``. ``recorded_sessions`` is also checked on hand-written events
 (a charger without an energy register, a sample without a transaction id, a session still open).
 """
 
@@ -28,7 +29,9 @@ from sim.live.recorded import metered_power_kw, recorded_sessions, to_domain_ses
 from sim.live.server import LiveServer
 from sim.live.site_file import load_site
 from sim.live.store import LiveStore, record_site_file
+from sim.report.replay_section import MEASURED_POWER_COLUMN
 from tests.live.server_helpers import T0_S, run
+from tests.report.replay_html import check_replay_section, number
 
 SITE_TOML = """
 name = "replay-site"
@@ -113,23 +116,44 @@ def test_replay_uncontrolled_matches_what_was_measured(recorded_site: Path, tmp_
                  "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     replay = summary["replay"]
-    assert replay["strategy"] == "uncontrolled" and replay["sessions"] == 2
     measured, simulated = replay["measured"], replay["simulated"]
+    assert replay["strategy"] == "uncontrolled" and measured["n_sessions"] == simulated["n_sessions"] == 2
     assert measured["energy_delivered_kwh"] == pytest.approx(35.0, rel=0.01)
     assert simulated["energy_delivered_kwh"] == pytest.approx(measured["energy_delivered_kwh"], rel=0.01)
     assert simulated["peak_charging_kw"] == pytest.approx(measured["peak_charging_kw"], rel=0.03)
     assert measured["minutes_site_limit_violation"] > 0  # two 11 kW chargers under a 16 kW limit
-    assert (tmp_path / "report.html").is_file() and (tmp_path / "timeseries.parquet").exists()
+    _check_measured_power(tmp_path, summary)
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    rows = check_replay_section(report, replay)
+    assert rows["Sessions"][1:] == ["2", "2", "0", "0.0 %"]
+
+
+def _check_measured_power(out_dir: Path, summary: dict) -> None:
+    """The measured power replay stored is the one its summary was computed from: its peak, and
+    its energy (grid side) the metered one."""
+    timeseries = pd.read_parquet(out_dir / "timeseries.parquet")
+    measured_kw = timeseries[MEASURED_POWER_COLUMN]
+    assert measured_kw.max() == pytest.approx(summary["replay"]["measured"]["peak_charging_kw"])
+    energy_kwh = measured_kw.sum() * summary["record_period_s"] / 3600.0
+    assert energy_kwh == pytest.approx(summary["replay"]["measured"]["energy_delivered_kwh"] / 0.95, rel=1e-6)
 
 
 def test_replay_with_the_site_strategy_keeps_the_limit_measured_run_broke(recorded_site: Path, tmp_path: Path) -> None:
     store = recorded_site.parent / "store.sqlite"  # no --site: the site file recorded in the store
     assert main(["replay", str(store), "--grid", "cigre_lv", "--out", str(tmp_path), "--no-report"]) == 0
-    replay = json.loads((tmp_path / "summary.json").read_text())["replay"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    replay = summary["replay"]
     assert replay["strategy"] == "equal_share"
     assert replay["simulated"]["minutes_site_limit_violation"] == 0 < replay["measured"]["minutes_site_limit_violation"]
     assert replay["simulated"]["peak_charging_kw"] <= 16.0 + 1e-6 < replay["measured"]["peak_charging_kw"]
     assert replay["simulated"]["energy_delivered_kwh"] == pytest.approx(35.0, rel=0.01)  # long dwell: all served
+    _check_measured_power(tmp_path, summary)
+    assert not (tmp_path / "report.html").exists()
+    assert main(["report", str(tmp_path)]) == 0  # the report from the stored results shows the comparison too
+    rows = check_replay_section((tmp_path / "report.html").read_text(encoding="utf-8"), replay)
+    limit_minutes = rows["Time with a site limit broken"]
+    assert number(limit_minutes[2]) == 0 and number(limit_minutes[3]) < 0 and limit_minutes[4] == "-100.0 %"
+    assert number(rows["Peak charging power"][3]) < 0
 
 
 def test_export_and_replay_refuse_a_missing_or_foreign_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
