@@ -8,6 +8,8 @@ session with random demand and departure. The view is built once per size; each 
 Parameters that scale with the site (``peak_shaving``'s target) are set per size, so both sizes solve
 the same kind of problem: ``peak_shaving`` with a target the site can keep (one deadline test), and
 ``peak_shaving (raised)`` with one too low for the departures (the threshold search: about 20 tests).
+``edf + phase_balance``: the same site with single-phase chargers, half of them on L1, so the 20 A
+imbalance limit binds (timed beside plain ``edf`` on that site).
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ FEEDER_SIZE = 18
 HORIZON_STEPS = 12 * 12  # 12 h of 5-minute steps
 
 
-def site_view(n_chargers: int, seed: int = 0) -> SiteView:
+def site_view(n_chargers: int, seed: int = 0, single_phase: bool = False) -> SiteView:
     rng = np.random.default_rng(seed)
-    chargers = ChargerTable(tuple(Charger(f"c{i:04d}", bus=1, max_current_a=32.0) for i in range(n_chargers)))
+    phase = [("L1", "L1", "L2", "L3")[i % 4] if single_phase else "L1L2L3" for i in range(n_chargers)]
+    chargers = ChargerTable(tuple(Charger(f"c{i:04d}", bus=1, phases=1 if single_phase else 3, phase=phase[i],
+                                          max_current_a=32.0) for i in range(n_chargers)))
     feeders = [
         LimitNode(f"f{k}", "main", max_current_a=FEEDER_SIZE * 32.0 * 0.5,
                   charger_ids=tuple(chargers.ids[k * FEEDER_SIZE:(k + 1) * FEEDER_SIZE]))
@@ -97,6 +101,11 @@ def main() -> None:
         for n, view in views.items():
             strategy = create(name, params(n) if params is not None else None)
             ms[n] = median_call_ms(lambda v=view, s=strategy: s.compute(v), budget_s=0.5 if name != "mpc" else 3.0)
+        print(f"{label:<22} {ms[54]:9.4f} ms  {ms[432]:10.4f} ms   x{ms[432] / ms[54]:.1f}")
+    single = {n: site_view(n, single_phase=True) for n in (54, 432)}
+    for label, params in (("edf (single-phase)", {}), ("edf + phase_balance", {"phase_balance": True})):
+        edf = create("edf", params)
+        ms = {n: median_call_ms(lambda v=view, s=edf: s.compute(v), budget_s=0.5) for n, view in single.items()}
         print(f"{label:<22} {ms[54]:9.4f} ms  {ms[432]:10.4f} ms   x{ms[432] / ms[54]:.1f}")
 
 

@@ -125,10 +125,17 @@ class Constraints:
         return a
 
 
-def _phase_mask(phase: str, phases: int) -> tuple[bool, bool, bool]:
-    if phases == 3:
-        return (True, True, True)
-    return tuple(p == phase for p in PHASE_NAMES)  # type: ignore[return-value]
+def phase_matrix(chargers: ChargerTable) -> NDArray[np.float64]:
+    """Which phases each charger loads: 3 x n_chargers, 1.0 or 0.0 (rows L1, L2, L3).
+
+    A three-phase charger loads all three with its current per phase; a single-phase charger only
+    its own ``phase``. ``phase_matrix @ current_a`` is the charging current on each phase.
+    """
+    loads = np.zeros((len(PHASE_NAMES), len(chargers)))
+    for j, charger in enumerate(chargers.chargers):
+        for p, name in enumerate(PHASE_NAMES):
+            loads[p, j] = float(charger.phases == 3 or charger.phase == name)
+    return loads
 
 
 def _subtree_chargers(nodes: Sequence[LimitNode]) -> dict[str, set[str]]:
@@ -170,6 +177,7 @@ def build_constraints(
     columns: list[list[tuple[int, float]]] = [[] for _ in range(len(chargers))]
     index = chargers.index_of()
     kva_per_a = chargers.phases * chargers.v_ln_v / 1000.0
+    on_phase = phase_matrix(chargers)
     for node in nodes:
         members = sorted(index[c] for c in covered.get(node.node_id, ()) if c in index)
         if node.max_current_a is not None:
@@ -178,7 +186,7 @@ def build_constraints(
                 row_names.append(f"{node.node_id}:{name}")
                 limits.append(float(node.max_current_a))
                 for j in members:
-                    if _phase_mask(chargers.chargers[j].phase, int(chargers.phases[j]))[p]:
+                    if on_phase[p, j]:
                         columns[j].append((row, 1.0))
         if node.max_kva is not None:
             row = len(row_names)

@@ -3,6 +3,7 @@
 from sim.strategies.base import Strategy
 from sim.strategies.equal_share import EqualShare
 from sim.strategies.peak_shaving import PeakShaving
+from sim.strategies.phase_balance import PhaseBalance
 from sim.strategies.price_aware import PriceAware
 from sim.strategies.pv_surplus import PvSurplus
 from sim.strategies.registry import BUILTIN, ENTRY_POINT_GROUP, available, create
@@ -22,6 +23,7 @@ __all__ = [
     "FirstComeFirstServed",
     "LeastLaxityFirst",
     "PeakShaving",
+    "PhaseBalance",
     "PriceAware",
     "PvSurplus",
     "SortedStrategy",

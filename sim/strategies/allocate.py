@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 import core_ext
 from sim.domain import Setpoints, SiteView
 from sim.strategies.currents import allowed_sets
+from sim.strategies.phase_balance import PhaseBalance
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -225,12 +226,23 @@ def to_setpoints(view: SiteView, out_a: F64) -> Setpoints:
 
 
 def allocate(view: SiteView, order: I64, kernel: str = "priority", *, upper_a: F64 | None = None,
-             extra: ExtraRows | None = None) -> Setpoints:
-    """The whole step: problem -> kernel (in ``order``) -> quantisation -> setpoints."""
+             extra: ExtraRows | None = None, phase_balance: PhaseBalance | None = None) -> Setpoints:
+    """The whole step: problem -> kernel (in ``order``) -> quantisation -> setpoints.
+
+    With ``phase_balance``, per-phase cap rows are added where its imbalance limit binds (the rule and
+    the search for the cap: ``sim.strategies.phase_balance``).
+    """
     if len(view.sessions) == 0:
         return Setpoints.zeros(len(view.chargers))
     problem = build_problem(view, extra)
     if upper_a is not None:
         problem = bounded(problem, upper_a)
-    out_a = solve(problem, order, kernel)
-    return to_setpoints(view, quantize(view, problem, order, out_a))
+    if phase_balance is None:
+        return to_setpoints(view, quantize(view, problem, order, solve(problem, order, kernel)))
+    rows = phase_balance.session_rows(view)
+
+    def run(cap_a: float | None) -> F64:
+        capped = problem if cap_a is None else with_rows(problem, ExtraRows(rows, np.full(len(rows), cap_a)))
+        return quantize(view, capped, order, solve(capped, order, kernel))
+
+    return to_setpoints(view, phase_balance.search(rows, run))

@@ -50,6 +50,15 @@ def choice(strategy: str, params: Mapping[str, Any], key: str, default: str, cho
     return value
 
 
+def flag(strategy: str, params: Mapping[str, Any], key: str, default: bool = False) -> bool:
+    """A boolean (TOML ``true``/``false``); ``default`` when absent."""
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise StrategyError(f"strategy '{strategy}': parameter '{key}' = {value!r} is not valid; "
+                            "expected true or false", param=key)
+    return value
+
+
 def _range(minimum: float | None, maximum: float | None) -> str:
     if minimum is not None and maximum is not None:
         return f"a number between {minimum:g} and {maximum:g}"

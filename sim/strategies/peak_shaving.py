@@ -20,7 +20,8 @@ The algorithm, at every decision:
 The threshold is recomputed from the view at every decision (no hidden state), so a strategy object
 can be shared between runs and live mode. Parameters: ``target_kw`` (required, >= 0) and
 ``forecast`` (``"perfect"``: use ``view.forecast``, falling back to persistence when the view has
-none; ``"persistence"``: the present base load for the whole horizon).
+none; ``"persistence"``: the present base load for the whole horizon); ``phase_balance`` and
+``max_phase_imbalance_a`` (``sim.strategies.phase_balance``; the threshold plan ignores them).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from sim.strategies.allocate import ExtraRows, allocate, kw_per_a
 from sim.strategies.base import reject_unknown_params
 from sim.strategies.horizon import Horizon, horizon
 from sim.strategies.orders import energy_needed_kwh, laxity_order, max_power_kw
+from sim.strategies.phase_balance import PARAMS as PHASE_PARAMS
+from sim.strategies.phase_balance import PhaseBalance
 
 F64 = NDArray[np.float64]
 FORECASTS = ("perfect", "persistence")
@@ -47,17 +50,19 @@ _TOL_KW = 0.01
 class PeakShaving:
     name: ClassVar[str] = "peak_shaving"
     needs_grid_state: ClassVar[bool] = False  # never reads view.grid: load flows may be deferred
-    PARAMS: ClassVar[tuple[str, ...]] = ("target_kw", "forecast")
+    PARAMS: ClassVar[tuple[str, ...]] = ("target_kw", "forecast", *PHASE_PARAMS)
 
-    def __init__(self, target_kw: float, forecast: str = "perfect") -> None:
+    def __init__(self, target_kw: float, forecast: str = "perfect", phase_balance: PhaseBalance | None = None) -> None:
         self.target_kw = float(target_kw)
         self.forecast = forecast
+        self.phase_balance = phase_balance
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PeakShaving:
         reject_unknown_params(cls.name, params, cls.PARAMS)
         target_kw = p.number(cls.name, params, "target_kw", minimum=0.0, required=True)
-        return cls(target_kw, p.choice(cls.name, params, "forecast", "perfect", FORECASTS))
+        return cls(target_kw, p.choice(cls.name, params, "forecast", "perfect", FORECASTS),
+                   PhaseBalance.from_params(cls.name, params))
 
     def threshold_kw(self, view: SiteView) -> float:
         """The import threshold for this decision: ``target_kw``, or the lowest level that meets departures."""
@@ -72,7 +77,7 @@ class PeakShaving:
             return Setpoints.zeros(len(view.chargers))
         threshold_kw = self.threshold_kw(view)
         row = ExtraRows(kw_per_a(view)[None, :], np.array([max(threshold_kw - view.base_load_kw, 0.0)]))
-        return allocate(view, laxity_order(view), "priority", extra=row)
+        return allocate(view, laxity_order(view), "priority", extra=row, phase_balance=self.phase_balance)
 
 
 def required_threshold_kw(slots: Horizon, time_s: float, departure_s: F64, need_kwh: F64, max_kw: F64,

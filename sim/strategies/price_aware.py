@@ -18,7 +18,8 @@ its present maximum rate in every slot, so it plans enough time for a battery wh
 tapers off when nearly full (the view knows the present rate, not the battery's curve). With ideal
 batteries ``1.0`` charges exactly as much as needed in the cheapest slots. On the workplace scenario
 (taper batteries, a 4-hour cheap window, 7 days) 1.0 left 2 of 58 sessions short by 0.1 kWh, 0.8
-served all for 2 % more cost.
+served all for 2 % more cost. Also ``phase_balance`` and ``max_phase_imbalance_a``
+(``sim.strategies.phase_balance``; the plans ignore them, the shared allocation honours them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from sim.strategies.allocate import allocate
 from sim.strategies.base import reject_unknown_params
 from sim.strategies.horizon import Horizon, horizon
 from sim.strategies.orders import energy_needed_kwh, laxity_order, max_power_kw
+from sim.strategies.phase_balance import PARAMS as PHASE_PARAMS
+from sim.strategies.phase_balance import PhaseBalance
 
 F64 = NDArray[np.float64]
 
@@ -42,23 +45,25 @@ F64 = NDArray[np.float64]
 class PriceAware:
     name: ClassVar[str] = "price_aware"
     needs_grid_state: ClassVar[bool] = False  # never reads view.grid: load flows may be deferred
-    PARAMS: ClassVar[tuple[str, ...]] = ("rate_factor",)
+    PARAMS: ClassVar[tuple[str, ...]] = ("rate_factor", *PHASE_PARAMS)
 
-    def __init__(self, rate_factor: float = 0.8) -> None:
+    def __init__(self, rate_factor: float = 0.8, phase_balance: PhaseBalance | None = None) -> None:
         self.rate_factor = float(rate_factor)
+        self.phase_balance = phase_balance
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PriceAware:
         reject_unknown_params(cls.name, params, cls.PARAMS)
         factor = p.number(cls.name, params, "rate_factor", 0.8, minimum=0.01, maximum=1.0)
-        return cls(factor)
+        return cls(factor, PhaseBalance.from_params(cls.name, params))
 
     def compute(self, view: SiteView) -> Setpoints:
         if len(view.sessions) == 0:
             return Setpoints.zeros(len(view.chargers))
         share = share_now(horizon(view), view.time_s, view.sessions.departure_s, energy_needed_kwh(view),
                           self.rate_factor * max_power_kw(view))
-        return allocate(view, laxity_order(view), "priority", upper_a=share * view.sessions.max_current_a)
+        return allocate(view, laxity_order(view), "priority", upper_a=share * view.sessions.max_current_a,
+                        phase_balance=self.phase_balance)
 
 
 def share_now(slots: Horizon, time_s: float, departure_s: F64, need_kwh: F64, max_kw: F64) -> F64:

@@ -6,6 +6,7 @@ whose remaining headroom is below its charger's minimum is paused rather than br
 
 Unlike acnportal's bisection on a feasibility oracle, the kernel computes each session's headroom
 exactly from the constraint rows it touches: one pass over the sessions, linear in their number.
+Parameters: ``phase_balance`` and ``max_phase_imbalance_a`` (``sim.strategies.phase_balance``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sim.domain import Setpoints, SiteView
 from sim.strategies.allocate import allocate
 from sim.strategies.base import reject_unknown_params
 from sim.strategies.orders import arrival_order, departure_order, laxity_order
+from sim.strategies.phase_balance import PARAMS as PHASE_PARAMS
+from sim.strategies.phase_balance import PhaseBalance
 
 OrderFn = Callable[[SiteView], NDArray[np.int64]]
 
@@ -29,18 +32,21 @@ class SortedStrategy:
 
     name: ClassVar[str] = "sorted"
     needs_grid_state: ClassVar[bool] = False  # never reads view.grid: load flows may be deferred
-    PARAMS: ClassVar[tuple[str, ...]] = ()
+    PARAMS: ClassVar[tuple[str, ...]] = PHASE_PARAMS
     sort: ClassVar[OrderFn]
+
+    def __init__(self, phase_balance: PhaseBalance | None = None) -> None:
+        self.phase_balance = phase_balance
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> SortedStrategy:
         reject_unknown_params(cls.name, params, cls.PARAMS)
-        return cls()
+        return cls(PhaseBalance.from_params(cls.name, params))
 
     def compute(self, view: SiteView) -> Setpoints:
         if len(view.sessions) == 0:
             return Setpoints.zeros(len(view.chargers))
-        return allocate(view, type(self).sort(view), "priority")
+        return allocate(view, type(self).sort(view), "priority", phase_balance=self.phase_balance)
 
 
 class FirstComeFirstServed(SortedStrategy):
