@@ -1,16 +1,24 @@
-"""What a fleet of simulated chargers costs, in one asyncio process, against ``feedertwin live``.
+"""1,000 simulated chargers against one ``feedertwin live`` process (issue 6's load target).
 
     python benchmarks/bench_chargers.py [--chargers 1000] [--seconds 60] [--meter-interval 10]
-                                        [--csms ws://HOST:PORT/]
+                                        [--mode active|shadow] [--csms ws://HOST:PORT/]
 
-Without ``--csms`` it starts ``feedertwin live`` in shadow mode on a free port with a site file
-naming the chargers (control period 30 s). Every charger runs one long session at real speed,
-sending meter values every ``--meter-interval`` seconds (the arrivals are spread over one interval,
-so the chargers do not all send at the same instant). After all have connected and one meter
-interval has passed, it measures for ``--seconds``: the fleet process's CPU (share of one core) and
-resident memory, the live process's too when it started it, the number of calls, and the round trip
-of every call (send to answer, as the charger sees it) as p50 / p99. One run, numbers printed; on a
-shared machine compare runs made one after the other.
+Without ``--csms`` it starts ``feedertwin live`` on a free port with a site file naming the chargers:
+ten groups of 100 chargers, each group below a 400 A feeder limit, all below a 3,000 A site fuse,
+so ``edf`` has to share current every control tick (period 30 s); in active mode (the default) it
+sends charging profiles, which the chargers obey. Every charger runs one long session at real
+speed, sending meter values every ``--meter-interval`` seconds (the arrivals are spread over one
+interval, so the chargers do not all send at the same instant). After all have connected and one
+meter interval has passed, it measures for ``--seconds``:
+
+- the round trip of every charger-to-CSMS call (send to answer, as the charger sees it), p50 / p99
+  (target: p99 under 100 ms);
+- the control tick's duration (view, strategy, records), p50 / p99 over the window, read from the
+  store's ``tick_times`` after the run (target: p99 under 200 ms);
+- the live process's resident memory (target: under 300 MB) and CPU, and the fleet process's.
+
+The fleet itself runs in one Python process on the other core; its CPU is printed so a saturated
+fleet (which would inflate the round trips it measures) is visible. One run, numbers printed.
 """
 
 from __future__ import annotations
@@ -18,10 +26,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,17 +52,45 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
+GROUP_SIZE = 100
+GROUP_LIMIT_A = 400.0
+SITE_FUSE_A = 3000.0
+
+
 def site_file(directory: Path, n: int) -> Path:
-    chargers = "".join(f'\n[[chargers]]\nid = "BENCH-{k:04d}"\nbus = 1\nmax_current_a = 16\n' for k in range(n))
+    """The bench site: groups of ``GROUP_SIZE`` chargers (16 A each) below a limit each, below a fuse."""
+    chargers = "".join(f'\n[[chargers]]\nid = "G{k // GROUP_SIZE:02d}-{k:04d}"\nbus = 1\nmax_current_a = 16\n'
+                       for k in range(n))
+    groups = "".join(f'\n[[site.limits]]\nid = "group-{g:02d}"\nparent = "fuse"\nmax_current_a = {GROUP_LIMIT_A:g}\n'
+                     f'charger_prefix = "G{g:02d}-"\n' for g in range((n + GROUP_SIZE - 1) // GROUP_SIZE))
     path = directory / "site.toml"
     path.write_text(f'name = "bench"\nstore = "{(directory / "store.sqlite").as_posix()}"\n'
                     f'accept_unknown_chargers = false\n\n[control]\nperiod_s = 30\n\n'
-                    f'[strategy]\nname = "equal_share"\n{chargers}')
+                    f'[strategy]\nname = "edf"\n{chargers}\n[site]\n\n[[site.limits]]\nid = "fuse"\n'
+                    f'max_current_a = {SITE_FUSE_A:g}\n{groups}')
     return path
 
 
-def start_live(directory: Path, n: int) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "sim", "live", str(site_file(directory, n)), "--mode", "shadow",
+def charger_ids(n: int) -> list[str]:
+    return [f"G{k // GROUP_SIZE:02d}-{k:04d}" for k in range(n)]
+
+
+def store_numbers(store: Path, since_t_s: float) -> tuple[np.ndarray, dict[str, int]]:
+    """Control tick durations (ms) after ``since_t_s`` (the live clock's epoch seconds), and the
+    outcomes of the commands sent to chargers since then."""
+    db = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT tt.duration_s FROM tick_times tt JOIN decisions d ON d.id = tt.decision_id "
+                          "WHERE d.t_s >= ?", (since_t_s,)).fetchall()
+        outcomes = dict(db.execute("SELECT COALESCE(outcome, 'no reply yet'), COUNT(*) FROM commands "
+                                   "WHERE t_s >= ? GROUP BY 1", (since_t_s,)).fetchall())
+    finally:
+        db.close()
+    return np.array([r[0] * 1000.0 for r in rows]), outcomes
+
+
+def start_live(directory: Path, n: int, mode: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([sys.executable, "-m", "sim", "live", str(site_file(directory, n)), "--mode", mode,
                                 "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
                                stderr=(directory / "live.log").open("w"), text=True)
     assert process.stdout is not None
@@ -63,7 +101,8 @@ def start_live(directory: Path, n: int) -> tuple[subprocess.Popen[str], str]:
 
 
 async def measure(fleet: list[SimulatedCharger], url: str, seconds: float, meter_s: float,
-                  live_pid: int | None) -> None:
+                  live_pid: int | None) -> float:
+    """Run the fleet, measure the window; returns the window's start (epoch seconds)."""
     task = asyncio.create_task(run_fleet(fleet, url, stagger_s=min(10.0, len(fleet) / 100)))
     started = time.perf_counter()
     while not all(c.booted.is_set() for c in fleet):
@@ -74,6 +113,7 @@ async def measure(fleet: list[SimulatedCharger], url: str, seconds: float, meter
     await asyncio.sleep(meter_s)  # every charger in its transaction, sending meter values
     me = os.getpid()
     calls0 = [len(c.stats.round_trip_s) for c in fleet]
+    window_start_s = time.time()
     cpu0, live_cpu0, t0 = cpu_s(me), cpu_s(live_pid) if live_pid else 0.0, time.perf_counter()
     await asyncio.sleep(seconds)
     wall_s = time.perf_counter() - t0
@@ -81,24 +121,27 @@ async def measure(fleet: list[SimulatedCharger], url: str, seconds: float, meter
     print(f"window {wall_s:.1f} s: {len(round_trips)} calls ({len(round_trips) / wall_s:.0f}/s), "
           f"{sum(c.stats.call_errors for c in fleet)} CALLERRORs, {sum(c.stats.connects for c in fleet)} connections")
     print(f"round trip p50 {np.percentile(round_trips, 50) * 1000:.1f} ms, "
-          f"p99 {np.percentile(round_trips, 99) * 1000:.1f} ms, max {round_trips.max() * 1000:.1f} ms")
+          f"p99 {np.percentile(round_trips, 99) * 1000:.1f} ms (target < 100 ms), max {round_trips.max() * 1000:.1f} ms")
     print(f"fleet process: CPU {100 * (cpu_s(me) - cpu0) / wall_s:.0f} % of a core, RSS {rss_mb(me):.0f} MB "
           f"({1000 * rss_mb(me) / len(fleet):.0f} kB per charger incl. the interpreter)")
     if live_pid:
         print(f"feedertwin live: CPU {100 * (cpu_s(live_pid) - live_cpu0) / wall_s:.0f} % of a core, "
-              f"RSS {rss_mb(live_pid):.0f} MB")
+              f"RSS {rss_mb(live_pid):.0f} MB (target < 300 MB)")
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+    return window_start_s
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chargers", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--meter-interval", type=float, default=10.0)
-    parser.add_argument("--csms", help="an already running CSMS (default: start feedertwin live, shadow)")
-    args = parser.parse_args()
-    chargers = [Charger(f"BENCH-{k:04d}", bus=1, max_current_a=16.0) for k in range(args.chargers)]
+    parser.add_argument("--mode", choices=("active", "shadow"), default="active")
+    parser.add_argument("--csms", help="an already running CSMS (default: start feedertwin live)")
+    parser.add_argument("--keep", metavar="DIR", help="keep the site file, store and live log in DIR")
+    args = parser.parse_args(argv)
+    chargers = [Charger(cid, bus=1, max_current_a=16.0) for cid in charger_ids(args.chargers)]
     hours = (args.seconds + 600) / 3600
     # arrivals spread over one meter interval: real chargers' meter clocks are not in step
     spread_s = args.meter_interval / args.chargers
@@ -106,14 +149,29 @@ def main() -> None:
     config = ChargerConfig(meter_interval_s=args.meter_interval, update_interval_s=args.meter_interval,
                            send_charging_needs=False)
     fleet = build_fleet(chargers, sessions, BatteryModel("ideal"), SimClock(1.0), ocpp="mixed", config=config)
-    with tempfile.TemporaryDirectory() as tmp:
-        live, url = (None, args.csms) if args.csms else start_live(Path(tmp), args.chargers)
+    print(f"{args.chargers} chargers, meter values every {args.meter_interval:g} s, feedertwin live "
+          f"{'(given)' if args.csms else f'--mode {args.mode}, edf below {args.chargers // GROUP_SIZE} group limits'}",
+          flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
+        live, url = (None, args.csms) if args.csms else start_live(Path(tmp), args.chargers, args.mode)
         try:
-            asyncio.run(measure(fleet, url, args.seconds, args.meter_interval, live.pid if live else None))
+            window_start_s = asyncio.run(measure(fleet, url, args.seconds, args.meter_interval,
+                                                 live.pid if live else None))
         finally:
             if live is not None:
                 live.terminate()
                 live.wait(timeout=60)
+        if live is not None:
+            ticks_ms, outcomes = store_numbers(Path(tmp) / "store.sqlite", window_start_s)
+            print(f"commands to chargers in the window: {sum(outcomes.values())} "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(outcomes.items())) or 'none'})")
+            if ticks_ms.size:
+                print(f"control ticks in the window: {ticks_ms.size}, p50 {np.percentile(ticks_ms, 50):.1f} ms, "
+                      f"p99 {np.percentile(ticks_ms, 99):.1f} ms (target < 200 ms), max {ticks_ms.max():.1f} ms")
+            else:
+                print("control ticks in the window: none (the window is shorter than the 30 s control period)")
 
 
 if __name__ == "__main__":

@@ -230,7 +230,7 @@ class ProxyLink(ChargerLink):
             await self._to_upstream(raw_msg)
         if waiter is not None and not waiter.done():
             waiter.set_result(msg)
-        store.commit()
+        store.commit_soon()
 
     async def _to_upstream(self, raw: str | bytes) -> None:
         upstream = self._upstream

@@ -3,7 +3,8 @@
 On top of the ocpp library's ``ChargePoint`` it adds what a twin needs:
 
 - every frame in and out is recorded raw in the store, and the store is committed *before* any
-  frame leaves, so a message a charger saw acknowledged is already durable;
+  frame leaves (a group commit shared by every reply of one event-loop turn, ``LiveStore.durable``),
+  so a message a charger saw acknowledged is already durable;
 - a malformed frame never kills the connection: a CALL whose message id can be read gets the
   CALLERROR OCPP defines (with the error codes of the link's version: 1.6 says
   ``FormationViolation`` where 2.0.1 says ``FormatViolation``); a frame without a readable id (not
@@ -115,7 +116,7 @@ class ChargerLink:
         except Exception as error:  # a bug of ours must not cost the charger its connection
             LOG.exception("%s: error while handling %r", self.id, raw_msg)
             self.hub.log("error", f"internal error while handling a frame: {error!r}", self.id)
-        store.commit()
+        store.commit_soon()  # what got no reply (a charger's answer to our call) joins the next commit
 
     async def _route(self, raw_msg: str | bytes) -> None:
         try:
@@ -171,9 +172,10 @@ class ChargerLink:
     # -- frames out -----------------------------------------------------------------------------
 
     async def _send(self, message: str) -> None:
-        """Record the frame and commit everything pending, then send: acknowledged means durable."""
+        """Record the frame and wait for the commit of everything pending, then send: acknowledged
+        means durable."""
         self.hub.store.record_frame(self.hub.now_s(), self.id, "out", message)
-        self.hub.store.commit()
+        await self.hub.store.durable()
         await self._connection.send(message)  # type: ignore[attr-defined]
 
     # -- calls to the charger -------------------------------------------------------------------

@@ -1,15 +1,22 @@
 """The live store: one SQLite file (WAL mode) with everything that happened, as it happened.
 
 What goes in: every websocket frame in and out (raw text), every event the handlers produce
-(``sim.live.events``, as JSON), every control decision with its setpoints beside the measured
+(``sim.live.events``, as JSON), every control decision (and how long its tick took) with its setpoints beside the measured
 currents, the live load flow's summary at each decision (sites with a feeder), every command sent to a
 charger with its outcome, and the log lines that explain
 fallbacks.
 
 Durability rule (the one the server relies on): an incoming message is recorded and committed
 *before* its reply leaves, so a message a charger saw acknowledged survives a crash of this
-process (``kill -9``). Writes therefore stay pending only until the next ``commit()``, which the
-OCPP layer calls right before it sends a frame and after it has handled one.
+process (``kill -9``). Writes therefore stay pending only until the next commit: the OCPP layer
+awaits ``durable()`` right before it sends a frame.
+
+Group commit: ``durable()`` does not commit at once. The first caller schedules one commit for the
+end of the event loop's current turn; every reply prepared in that turn (from any charger) waits
+for the same commit, then all are sent. Under load one fsync serves many messages, so the store's
+cost per message falls as the message rate rises, and no reply ever leaves before its commit.
+Frames that get no reply (a charger's answer to our call) only need ``commit_soon()``: they join
+the next commit without waiting for it.
 
 ``synchronous="FULL"`` (the default) also survives a power loss; ``"NORMAL"`` survives a process
 crash only, but is cheaper on slow disks.
@@ -20,6 +27,7 @@ to a new tracker.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import sqlite3
@@ -53,6 +61,8 @@ CREATE TABLE IF NOT EXISTS setpoints (
 CREATE TABLE IF NOT EXISTS grid_states (
     decision_id INTEGER NOT NULL REFERENCES decisions(id), vm_min_pu REAL, vm_max_pu REAL,
     max_line_loading_percent REAL, max_trafo_loading_percent REAL, p_import_kw REAL);
+CREATE TABLE IF NOT EXISTS tick_times (
+    decision_id INTEGER NOT NULL REFERENCES decisions(id), duration_s REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS commands (
     id INTEGER PRIMARY KEY, t_s REAL NOT NULL, charger_id TEXT NOT NULL, action TEXT NOT NULL,
     payload TEXT NOT NULL, outcome TEXT, detail TEXT, outcome_t_s REAL);
@@ -113,6 +123,8 @@ class LiveStore:
             self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as error:
             raise StoreError(f"store {self.path}: cannot open it as a SQLite database: {error}") from None
+        self._group: asyncio.Future[None] | None = None  # the commit scheduled for this loop turn
+        self.n_commits = 0  # commits that wrote something (group commit shows as n_commits << frames)
 
     # -- writing (pending until commit) -------------------------------------------------------
 
@@ -147,6 +159,10 @@ class LiveStore:
                     (decision_id, vm_min_pu, vm_max_pu, max_line_loading_percent, max_trafo_loading_percent,
                      p_import_kw))
 
+    def record_tick_time(self, decision_id: int, duration_s: float) -> None:
+        """How long a control tick took (wall clock: load flow, view, decision, records)."""
+        self._write("INSERT INTO tick_times VALUES (?, ?)", (decision_id, duration_s))
+
     def grid_states(self) -> list[tuple[int, float, float, float, float, float]]:
         return list(self._db.execute("SELECT * FROM grid_states ORDER BY rowid").fetchall())
 
@@ -163,9 +179,42 @@ class LiveStore:
                     (t_s, level, charger_id, message))
 
     def commit(self) -> None:
-        """Make everything recorded so far durable (a no-op when nothing is pending)."""
+        """Make everything recorded so far durable now (a no-op when nothing is pending)."""
         if self._db.in_transaction:
             self._db.execute("COMMIT")
+            self.n_commits += 1
+
+    async def durable(self) -> None:
+        """Return once everything recorded so far is committed, sharing one commit with every
+        other caller of this event-loop turn (group commit). A failed commit raises here, in every
+        caller, so no reply goes out for writes that are not on disk."""
+        if not self._db.in_transaction:
+            return
+        group = self._schedule_commit()
+        await asyncio.shield(group)  # a cancelled caller must not cancel the others' commit
+
+    def commit_soon(self) -> None:
+        """Have what is pending committed at the end of this loop turn, without waiting for it."""
+        if self._db.in_transaction:
+            self._schedule_commit()
+
+    def _schedule_commit(self) -> asyncio.Future[None]:
+        if self._group is None:
+            loop = asyncio.get_running_loop()
+            self._group = loop.create_future()
+            loop.call_soon(self._group_commit)
+        return self._group
+
+    def _group_commit(self) -> None:
+        group, self._group = self._group, None  # writes after this point join the next group
+        assert group is not None
+        try:
+            self.commit()
+        except sqlite3.Error as error:
+            group.set_exception(StoreError(f"store {self.path}: commit failed: {error}"))
+            group.exception()  # retrieved here too: nobody may be waiting (commit_soon)
+            return
+        group.set_result(None)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -1,0 +1,88 @@
+"""The store's group commit: replies prepared in one event-loop turn share one commit, and none
+returns before its writes are on disk (read back through a second connection)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sim.live.store import LiveStore, StoreError
+
+
+def _frames_on_disk(path: Path) -> int:
+    """Frames another connection sees: only committed rows."""
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_replies_of_one_loop_turn_share_one_commit(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    seen_on_disk: list[int] = []
+
+    async def reply(store: LiveStore, k: int) -> None:
+        store.record_frame(float(k), f"CP{k}", "out", f'[3,"{k}",{{}}]')
+        await store.durable()
+        seen_on_disk.append(_frames_on_disk(path))
+
+    async def main() -> int:
+        with LiveStore(path) as store:
+            before = store.n_commits
+            await asyncio.gather(*(reply(store, k) for k in range(50)))
+            return store.n_commits - before
+
+    commits = asyncio.run(main())
+    assert commits == 1
+    assert seen_on_disk == [50] * 50  # every caller returned after all 50 were durable
+
+
+def test_durable_with_nothing_pending_returns_at_once(tmp_path: Path) -> None:
+    async def main() -> int:
+        with LiveStore(tmp_path / "store.sqlite") as store:
+            store.commit()
+            before = store.n_commits
+            await store.durable()
+            return store.n_commits - before
+
+    assert asyncio.run(main()) == 0
+
+
+def test_writes_after_a_commit_join_the_next_group(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+
+    async def main() -> list[int]:
+        with LiveStore(path) as store:
+            store.record_frame(0.0, "CP1", "in", "[2]")
+            await store.durable()
+            first = _frames_on_disk(path)
+            store.record_frame(1.0, "CP1", "in", "[2]")
+            store.commit_soon()
+            pending = _frames_on_disk(path)
+            await asyncio.sleep(0)  # the scheduled commit runs at the end of this turn
+            await asyncio.sleep(0)
+            return [first, pending, _frames_on_disk(path)]
+
+    assert asyncio.run(main()) == [1, 1, 2]
+
+
+def test_a_failed_group_commit_raises_in_every_waiter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit that fails (disk full, I/O error) reaches every reply waiting for it as a StoreError,
+    so none of them is sent."""
+    def disk_full() -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    async def main() -> list[BaseException | None]:
+        with LiveStore(tmp_path / "store.sqlite") as store:
+            store.record_frame(0.0, "CP1", "out", "[3]")
+            monkeypatch.setattr(store, "commit", disk_full)
+            results = await asyncio.gather(store.durable(), store.durable(), return_exceptions=True)
+            monkeypatch.undo()
+            return [r if isinstance(r, BaseException) else None for r in results]
+
+    errors = asyncio.run(main())
+    assert all(isinstance(e, StoreError) and "disk is full" in str(e) for e in errors), errors
