@@ -140,7 +140,7 @@ class ProxyLink(ChargerLink):
     async def start(self) -> None:
         """Connect upstream, then read the charger's frames until it goes (the server's loop)."""
         if not await self._connect_upstream() and self.upstream.upstream_down == "disconnect":
-            self.hub.store.commit()
+            self.hub.store.commit_soon()
             await self._connection.close(code=1011, reason="the upstream back office cannot be reached")
             return
         self._tasks = [asyncio.create_task(self._upstream_loop(), name=f"upstream {self.id}"),
@@ -181,7 +181,7 @@ class ProxyLink(ChargerLink):
                 await asyncio.sleep(backoff_s)
                 if not await self._connect_upstream():
                     backoff_s = min(2 * backoff_s, self.upstream.backoff_max_s)
-                    self.hub.store.commit()
+                    self.hub.store.commit_soon()
                     continue
                 backoff_s = self.upstream.backoff_initial_s
             try:
@@ -205,7 +205,7 @@ class ProxyLink(ChargerLink):
         if policy == "keep_local":
             for raw, _ in owed:
                 await self._route(raw)  # the plain link's handling: events, reply
-        self.hub.store.commit()
+        self.hub.store.commit_soon()
 
     # -- frames from the charger ----------------------------------------------------------------
 
@@ -282,7 +282,7 @@ class ProxyLink(ChargerLink):
                     self._down_replies.pop(msg.unique_id, None)
                     self.hub.log("warning", f"no reply to the upstream's {msg.action} within "
                                  f"{self.hub.call_timeout_s:g} s", self.id)
-                    self.hub.store.commit()
+                    self.hub.store.commit_soon()
 
     # -- observing --------------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ class LiveServer:
         if not self.app.accepts(charger_id):
             self.app.log("warning", f"refused unknown charger {charger_id!r} (the site does not accept unknown "
                          "chargers)", charger_id)
-            self.app.store.commit()
+            self.app.store.commit_soon()
             return connection.respond(HTTPStatus.NOT_FOUND, f"unknown charger {charger_id!r}\n")
         return None
 

@@ -11,15 +11,16 @@ Durability rule (the one the server relies on): an incoming message is recorded 
 process (``kill -9``). Writes therefore stay pending only until the next commit: the OCPP layer
 awaits ``durable()`` right before it sends a frame.
 
-Group commit: ``durable()`` does not commit at once. The first caller schedules one commit for the
-end of the event loop's current turn; every reply prepared in that turn (from any charger) waits
-for the same commit, then all are sent. Under load one fsync serves many messages, so the store's
-cost per message falls as the message rate rises, and no reply ever leaves before its commit.
-Frames that get no reply (a charger's answer to our call) only need ``commit_soon()``: they join
-the next commit without waiting for it.
-
-``synchronous="FULL"`` (the default) also survives a power loss; ``"NORMAL"`` survives a process
-crash only, but is cheaper on slow disks.
+Group commit, off the event loop: the record methods only append a row to a backlog (no SQLite
+call on the loop). ``durable()`` schedules one commit for the end of the event loop's current turn;
+every reply prepared in that turn (from any charger) waits for the same commit, which runs on the
+store's own writer thread (the INSERTs, then COMMIT and its fsync), so the loop goes on serving
+other chargers while the disk works. Under load one fsync serves many messages, and no reply ever
+leaves before its commit. Frames that get no reply (a charger's answer to our call) only need
+``commit_soon()``: they join the next commit without waiting for it. ``commit()`` flushes at once on
+the calling thread (start-up, shutdown, the readers below, which see everything recorded so far).
+The connection is used by one thread at a time (a lock); ids the caller needs back (decisions,
+commands) are assigned here, not by SQLite, because the row is written later.
 
 On restart, ``events()`` gives the events back in the order they were recorded, to be re-applied
 to a new tracker.
@@ -31,8 +32,10 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
+import threading
 import typing
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -117,22 +120,35 @@ class LiveStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: transactions are opened explicitly, so commit points are ours.
-            self._db = sqlite3.connect(str(self.path), isolation_level=None)
+            # check_same_thread=False: the writer thread commits; the lock keeps use one thread at a time.
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
+            self._next_id = {table: int(self._db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
+                             for table in ("decisions", "commands")}
         except (sqlite3.Error, OSError) as error:
             raise StoreError(f"store {self.path}: cannot open it as a SQLite database: {error}") from None
+        self._backlog: list[tuple[str, tuple[Any, ...]] | tuple[str, list[tuple[Any, ...]]]] = []
+        self._lock = threading.Lock()  # one thread at a time on the connection
+        self._writer: ThreadPoolExecutor | None = None  # started by the first group commit
         self._group: asyncio.Future[None] | None = None  # the commit scheduled for this loop turn
         self.n_commits = 0  # commits that wrote something (group commit shows as n_commits << frames)
 
     # -- writing (pending until commit) -------------------------------------------------------
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN")
-        cursor = self._db.execute(sql, params)
-        return int(cursor.lastrowid or 0)
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        self._backlog.append((sql, params))
+
+    def _new_id(self, table: str) -> int:
+        row_id = self._next_id[table]
+        self._next_id[table] = row_id + 1
+        return row_id
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything recorded is not committed yet."""
+        return bool(self._backlog)
 
     def record_frame(self, t_s: float, charger_id: str, direction: str, frame: str | bytes) -> None:
         text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
@@ -146,10 +162,11 @@ class LiveStore:
     def record_decision(self, t_s: float, mode: str, decision: Any,
                         setpoints: Sequence[tuple[str, float | None, float | None]]) -> int:
         """A control decision and, per charger, ``(charger_id, setpoint_a, measured_a)``."""
-        decision_id = self._write("INSERT INTO decisions (t_s, mode, data) VALUES (?, ?, ?)",
-                                  (t_s, mode, json.dumps(to_jsonable(decision))))
-        self._db.executemany("INSERT INTO setpoints (decision_id, charger_id, setpoint_a, measured_a) "
-                             "VALUES (?, ?, ?, ?)", [(decision_id, *row) for row in setpoints])
+        decision_id = self._new_id("decisions")
+        self._write("INSERT INTO decisions (id, t_s, mode, data) VALUES (?, ?, ?, ?)",
+                    (decision_id, t_s, mode, json.dumps(to_jsonable(decision))))
+        self._backlog.append(("INSERT INTO setpoints (decision_id, charger_id, setpoint_a, measured_a) "
+                              "VALUES (?, ?, ?, ?)", [(decision_id, *row) for row in setpoints]))
         return decision_id
 
     def record_grid(self, decision_id: int, vm_min_pu: float, vm_max_pu: float, max_line_loading_percent: float,
@@ -164,11 +181,13 @@ class LiveStore:
         self._write("INSERT INTO tick_times VALUES (?, ?)", (decision_id, duration_s))
 
     def grid_states(self) -> list[tuple[int, float, float, float, float, float]]:
-        return list(self._db.execute("SELECT * FROM grid_states ORDER BY rowid").fetchall())
+        return list(self._query("SELECT * FROM grid_states ORDER BY rowid"))
 
     def record_command(self, t_s: float, charger_id: str, action: str, payload: Any) -> int:
-        return self._write("INSERT INTO commands (t_s, charger_id, action, payload) VALUES (?, ?, ?, ?)",
-                           (t_s, charger_id, action, json.dumps(to_jsonable(payload))))
+        command_id = self._new_id("commands")
+        self._write("INSERT INTO commands (id, t_s, charger_id, action, payload) VALUES (?, ?, ?, ?, ?)",
+                    (command_id, t_s, charger_id, action, json.dumps(to_jsonable(payload))))
+        return command_id
 
     def record_outcome(self, command_id: int, t_s: float, outcome: str, detail: str | None) -> None:
         self._write("UPDATE commands SET outcome = ?, detail = ?, outcome_t_s = ? WHERE id = ?",
@@ -179,74 +198,119 @@ class LiveStore:
                     (t_s, level, charger_id, message))
 
     def commit(self) -> None:
-        """Make everything recorded so far durable now (a no-op when nothing is pending)."""
-        if self._db.in_transaction:
+        """Make everything recorded so far durable now, on this thread (a no-op when nothing is
+        pending). Waits for a group commit in flight first: commits keep the recording order."""
+        batch, self._backlog = self._backlog, []
+        with self._lock:
+            self._flush(batch)
+
+    def _flush(self, batch: list[Any]) -> None:
+        """Write ``batch`` in one transaction (the caller holds the lock)."""
+        if not batch:
+            return
+        self._db.execute("BEGIN")
+        try:
+            for sql, params in batch:
+                if isinstance(params, list):
+                    self._db.executemany(sql, params)
+                else:
+                    self._db.execute(sql, params)
             self._db.execute("COMMIT")
-            self.n_commits += 1
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self.n_commits += 1
+
+    def _flush_locked(self, batch: list[Any]) -> None:
+        with self._lock:
+            self._flush(batch)
 
     async def durable(self) -> None:
         """Return once everything recorded so far is committed, sharing one commit with every
-        other caller of this event-loop turn (group commit). A failed commit raises here, in every
-        caller, so no reply goes out for writes that are not on disk."""
-        if not self._db.in_transaction:
+        other caller of this event-loop turn (group commit, on the writer thread). A failed commit
+        raises ``StoreError`` here, in every caller, so no reply goes out for writes that are not
+        on disk."""
+        if not self._backlog and self._group is None:
             return
         group = self._schedule_commit()
         await asyncio.shield(group)  # a cancelled caller must not cancel the others' commit
 
     def commit_soon(self) -> None:
-        """Have what is pending committed at the end of this loop turn, without waiting for it."""
-        if self._db.in_transaction:
-            self._schedule_commit()
+        """Have what is pending committed at the end of this loop turn, without waiting for it
+        (outside an event loop: now)."""
+        if not self._backlog:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.commit()
+            return
+        self._schedule_commit()
 
     def _schedule_commit(self) -> asyncio.Future[None]:
         if self._group is None:
             loop = asyncio.get_running_loop()
             self._group = loop.create_future()
-            loop.call_soon(self._group_commit)
+            loop.call_soon(self._start_group_commit)
         return self._group
 
-    def _group_commit(self) -> None:
+    def _start_group_commit(self) -> None:
+        """Hand this turn's backlog to the writer thread; resolve the group when it is on disk."""
         group, self._group = self._group, None  # writes after this point join the next group
         assert group is not None
-        try:
-            self.commit()
-        except sqlite3.Error as error:
-            group.set_exception(StoreError(f"store {self.path}: commit failed: {error}"))
-            group.exception()  # retrieved here too: nobody may be waiting (commit_soon)
+        batch, self._backlog = self._backlog, []
+        if not batch:  # a synchronous commit() took it meanwhile: it is on disk already
+            group.set_result(None)
             return
-        group.set_result(None)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        done = asyncio.get_running_loop().run_in_executor(self._writer, self._flush_locked, batch)
+        done.add_done_callback(lambda finished: self._finish_group(group, finished))
+
+    def _finish_group(self, group: asyncio.Future[None], finished: asyncio.Future[None]) -> None:
+        error = finished.exception()
+        if error is None:
+            group.set_result(None)
+            return
+        group.set_exception(StoreError(f"store {self.path}: commit failed: {error}"))
+        group.exception()  # retrieved here too: nobody may be waiting (commit_soon)
 
     # -- reading --------------------------------------------------------------------------------
+    # Every reader first commits what is pending, so it sees everything recorded so far.
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        self.commit()
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def events(self) -> Iterator[LiveEvent]:
         """Every recorded event, in the order it was recorded."""
-        for kind, data in self._db.execute("SELECT kind, data FROM events ORDER BY id").fetchall():
+        for kind, data in self._query("SELECT kind, data FROM events ORDER BY id"):
             yield event_from_json(kind, data)
 
     def frames(self, charger_id: str | None = None) -> list[tuple[str, str, str]]:
         """``(charger_id, direction, frame)`` in order, for one charger or all."""
         sql = "SELECT charger_id, direction, frame FROM frames"
-        rows = (self._db.execute(sql + " WHERE charger_id = ? ORDER BY id", (charger_id,)) if charger_id
-                else self._db.execute(sql + " ORDER BY id"))
-        return [(c, d, f) for c, d, f in rows.fetchall()]
+        rows = (self._query(sql + " WHERE charger_id = ? ORDER BY id", (charger_id,)) if charger_id
+                else self._query(sql + " ORDER BY id"))
+        return [(c, d, f) for c, d, f in rows]
 
     def commands(self) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT id, t_s, charger_id, action, payload, outcome, detail FROM commands "
-                                "ORDER BY id").fetchall()
+        rows = self._query("SELECT id, t_s, charger_id, action, payload, outcome, detail FROM commands ORDER BY id")
         return [{"id": r[0], "t_s": r[1], "charger_id": r[2], "action": r[3], "payload": json.loads(r[4]),
                  "outcome": r[5], "detail": r[6]} for r in rows]
 
     def decisions(self) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT id, t_s, mode, data FROM decisions ORDER BY id").fetchall()
+        rows = self._query("SELECT id, t_s, mode, data FROM decisions ORDER BY id")
         return [{"id": r[0], "t_s": r[1], "mode": r[2], "data": json.loads(r[3])} for r in rows]
 
     def setpoints(self) -> list[tuple[int, str, float | None, float | None]]:
-        return list(self._db.execute("SELECT decision_id, charger_id, setpoint_a, measured_a FROM setpoints "
-                                     "ORDER BY rowid").fetchall())
+        return list(self._query("SELECT decision_id, charger_id, setpoint_a, measured_a FROM setpoints ORDER BY rowid"))
 
     def log_lines(self) -> list[tuple[str, str | None, str]]:
         """``(level, charger_id, message)`` in order."""
-        return list(self._db.execute("SELECT level, charger_id, message FROM log ORDER BY id").fetchall())
+        return list(self._query("SELECT level, charger_id, message FROM log ORDER BY id"))
 
     def max_transaction_id(self) -> int:
         """The largest numeric transaction id handed out (1.6 ids continue from it after a restart)."""
@@ -257,20 +321,21 @@ class LiveStore:
         return largest
 
     def events_of(self, cls: type) -> Iterator[Any]:
-        rows = self._db.execute("SELECT kind, data FROM events WHERE kind = ? ORDER BY id", (cls.__name__,))
-        for kind, data in rows.fetchall():
+        for kind, data in self._query("SELECT kind, data FROM events WHERE kind = ? ORDER BY id", (cls.__name__,)):
             yield event_from_json(kind, data)
 
     def still_connected(self) -> list[str]:
         """Chargers whose last recorded link event is a connect: links a crash left open."""
         last: dict[str, str] = {}
-        for kind, charger_id in self._db.execute(
-                "SELECT kind, charger_id FROM events WHERE kind IN (?, ?) ORDER BY id",
-                (ChargerConnected.__name__, ChargerDisconnected.__name__)).fetchall():
+        for kind, charger_id in self._query("SELECT kind, charger_id FROM events WHERE kind IN (?, ?) ORDER BY id",
+                                            (ChargerConnected.__name__, ChargerDisconnected.__name__)):
             last[charger_id] = kind
         return sorted(c for c, kind in last.items() if kind == ChargerConnected.__name__)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)  # the group commits in flight finish first
+            self._writer = None
         self.commit()
         self._db.close()
 

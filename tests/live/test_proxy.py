@@ -246,7 +246,7 @@ def _camel(profile: dict[str, Any]) -> dict[str, Any]:
 
 
 def _log(app: LiveApp) -> list[tuple[Any, ...]]:
-    return list(app.store._db.execute("SELECT t_s, level, message, charger_id FROM log ORDER BY id"))
+    return list(app.store._query("SELECT t_s, level, message, charger_id FROM log ORDER BY id"))
 
 
 def test_a_bad_upstream_url_on_the_command_line_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -119,4 +119,4 @@ def _injected(frame: str) -> bool:
 
 def _events(store: LiveStore) -> list[tuple[str, dict[str, Any]]]:
     return [(kind, json.loads(data)) for kind, data in
-            store._db.execute("SELECT kind, data FROM events ORDER BY id").fetchall()]
+            store._query("SELECT kind, data FROM events ORDER BY id")]

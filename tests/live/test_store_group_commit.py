@@ -55,19 +55,41 @@ def test_durable_with_nothing_pending_returns_at_once(tmp_path: Path) -> None:
 def test_writes_after_a_commit_join_the_next_group(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite"
 
-    async def main() -> list[int]:
+    async def main() -> tuple[list[int], int]:
         with LiveStore(path) as store:
             store.record_frame(0.0, "CP1", "in", "[2]")
             await store.durable()
             first = _frames_on_disk(path)
+            before = store.n_commits
             store.record_frame(1.0, "CP1", "in", "[2]")
-            store.commit_soon()
+            store.commit_soon()  # scheduled, not yet written: nothing on the loop touches SQLite
             pending = _frames_on_disk(path)
-            await asyncio.sleep(0)  # the scheduled commit runs at the end of this turn
-            await asyncio.sleep(0)
-            return [first, pending, _frames_on_disk(path)]
+            await store.durable()  # joins the commit commit_soon scheduled
+            return [first, pending, _frames_on_disk(path)], store.n_commits - before
 
-    assert asyncio.run(main()) == [1, 1, 2]
+    on_disk, commits = asyncio.run(main())
+    assert on_disk == [1, 1, 2] and commits == 1
+
+
+def test_readers_see_what_is_recorded_but_not_yet_committed(tmp_path: Path) -> None:
+    with LiveStore(tmp_path / "store.sqlite") as store:
+        store.record_frame(0.0, "CP1", "in", "[2]")
+        decision_id = store.record_decision(0.0, "shadow", {}, [("CP1", 6.0, 5.5)])
+        assert store.frames("CP1") == [("CP1", "in", "[2]")]
+        assert store.setpoints() == [(decision_id, "CP1", 6.0, 5.5)]
+
+
+def test_ids_continue_after_a_restart(tmp_path: Path) -> None:
+    """Decision and command ids are handed out before their rows are written; a reopened store
+    continues after the largest one on disk."""
+    path = tmp_path / "store.sqlite"
+    with LiveStore(path) as store:
+        first = [store.record_decision(0.0, "active", {}, []), store.record_command(0.0, "CP1", "X", {})]
+    with LiveStore(path) as store:
+        second = [store.record_decision(1.0, "active", {}, []), store.record_command(1.0, "CP1", "X", {})]
+        store.record_outcome(second[1], 2.0, "accepted", None)
+        assert [c["outcome"] for c in store.commands()] == [None, "accepted"]
+    assert first == [1, 1] and second == [2, 2]
 
 
 def test_a_failed_group_commit_raises_in_every_waiter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +101,7 @@ def test_a_failed_group_commit_raises_in_every_waiter(tmp_path: Path, monkeypatc
     async def main() -> list[BaseException | None]:
         with LiveStore(tmp_path / "store.sqlite") as store:
             store.record_frame(0.0, "CP1", "out", "[3]")
-            monkeypatch.setattr(store, "commit", disk_full)
+            monkeypatch.setattr(store, "_flush", lambda batch: disk_full())
             results = await asyncio.gather(store.durable(), store.durable(), return_exceptions=True)
             monkeypatch.undo()
             return [r if isinstance(r, BaseException) else None for r in results]
