@@ -3,6 +3,10 @@
 Prints ``listening on ws://HOST:PORT/`` once the port is bound (``--listen HOST:0`` picks a free
 port, so scripts and tests read the real one from that line), then serves until SIGINT or SIGTERM.
 Restarted on the same site file, it re-applies the events of the site's store and carries on.
+
+``--speed N`` / ``--clock-start ISO`` (demos and tests only) run the app on a ``SimClock`` that
+runs N times real time from that start, as ``feedertwin chargers --speed N`` does: every time the
+app records, the tracker's view time and the control period are on it (``docs/live_clock.md``).
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sim.cli._common import positive_number
 
 if TYPE_CHECKING:
+    from sim.live.clock import Clock
     from sim.live.proxy import UpstreamConfig
     from sim.live.site_file import LiveSite
 
@@ -34,6 +40,29 @@ def listen_address(text: str) -> tuple[str, int]:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"the port must be an integer 0-65535; got {port} in {text!r}")
     return host, port
+
+
+def clock_speed(text: str) -> float:
+    """How many times real time the clock runs, as an argparse ``type``: a finite number > 0."""
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 (times real time); got {text!r}") from None
+    if not (speed > 0 and speed < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0 (times real time); got {text!r}")
+    return speed
+
+
+def clock_start_s(text: str) -> float:
+    """An ISO 8601 date-time with a UTC offset (or ``Z``), as an argparse ``type``: epoch seconds."""
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        start = None
+    if start is None or start.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 date-time with a UTC offset such as "
+                                         f"2026-04-13T00:00:00+02:00 or 2026-04-12T22:00:00Z; got {text!r}")
+    return start.timestamp()
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +83,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     live.add_argument("--upstream-down", choices=("keep_local", "disconnect"), default="keep_local",
                       help="proxy mode, when the back office cannot be reached: keep serving the charger locally "
                            "and reconnect with backoff (default), or disconnect the charger")
+    live.add_argument("--speed", type=clock_speed, default=1.0, metavar="N",
+                      help="run the app's clock (timestamps, view time, control period) N times faster than real "
+                           "time, as feedertwin chargers --speed N does; N > 1 is for demos and tests only, never "
+                           "with real chargers (default 1)")
+    live.add_argument("--clock-start", type=clock_start_s, default=None, metavar="ISO8601",
+                      help="what the app's clock reads when it starts, e.g. a scenario's [simulation] start for "
+                           "feedertwin chargers --clock scenario (demos and tests; default: now)")
     live.add_argument("--verbose", "-v", action="store_true", help="log every event and call (INFO)")
     live.set_defaults(func=command)
 
@@ -70,13 +106,25 @@ def command(args: argparse.Namespace) -> int:
         from sim.live.proxy import UpstreamConfig
 
         upstream = UpstreamConfig(args.upstream, upstream_down=args.upstream_down)
-    asyncio.run(_serve(site, args.mode, host, port, args.call_timeout, upstream=upstream))
+    asyncio.run(_serve(site, args.mode, host, port, args.call_timeout, upstream=upstream,
+                       clock=make_clock(args.speed, args.clock_start)))
     return 0
 
 
+def make_clock(speed: float, start_s: float | None) -> Clock:
+    """Real time (``time.time``) by default; a ``SimClock`` when a speed or a start is asked for."""
+    from sim.live.clock import SimClock, WallClock
+
+    if speed == 1.0 and start_s is None:
+        return WallClock()
+    return SimClock(speed, start_s)
+
+
 async def _serve(site: LiveSite, mode: str, host: str, port: int, call_timeout_s: float, *,
-                 upstream: UpstreamConfig | None = None) -> None:
+                 upstream: UpstreamConfig | None = None, clock: Clock | None = None) -> None:
     from sim.live.app import LiveApp
+    from sim.live.clock import SimClock, WallClock
+    from sim.live.meter import iso_utc
     from sim.live.server import ListenError, LiveServer
     from sim.live.store import LiveStore, record_site_file
 
@@ -85,7 +133,10 @@ async def _serve(site: LiveSite, mode: str, host: str, port: int, call_timeout_s
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with LiveStore(site.store_path) as store:
-        app = LiveApp(site, mode, store, call_timeout_s=call_timeout_s)
+        clock = clock or WallClock()
+        if isinstance(clock, SimClock):
+            clock.start()  # the clock's start is now, not when the site file was read
+        app = LiveApp(site, mode, store, clock=clock, call_timeout_s=call_timeout_s)
         if site.path is not None:  # replay reads the site from the store
             record_site_file(store, site.path, app.now_s())
         server = LiveServer(app, host, port, upstream)
@@ -95,6 +146,9 @@ async def _serve(site: LiveSite, mode: str, host: str, port: int, call_timeout_s
             raise ListenError(f"--listen {host}:{port}: cannot listen there: {error.strerror or error}") from None
         print(f"listening on {server.url}", flush=True)
         print(f"mode {mode}, store {store.path}, control period {site.control.period_s:g} s", flush=True)
+        if isinstance(clock, SimClock):
+            print(f"clock: {clock.speed:g} x real time from {iso_utc(clock.origin_s)} (demos and tests only); "
+                  f"a control period is {site.control.period_s / clock.speed:.3g} real seconds", flush=True)
         if upstream is not None:
             print(f"proxy to {upstream.url} (upstream down: {upstream.upstream_down})", flush=True)
         ticks = asyncio.create_task(app.run(stop))

@@ -8,10 +8,12 @@
 - On start, the events of the store are re-applied to a new tracker, so a restart after a crash
   picks up the sessions where they were; links a crash left open are closed with a
   ``ChargerDisconnected`` at the restart time.
-- ``tick(now_s)``, every control period (``run``): the tracker's ``SiteView``, the controller's
-  decision, recorded with each charger's setpoint beside its measured current. In ``shadow`` mode
-  that is all: nothing is ever sent to a charger (the boot-time capability *read* is the only call
-  made in shadow mode; it changes nothing on the charger). In ``active`` mode the decision's
+- ``tick(now_s)``, every control period of the app's clock (``run``; ``sim.live.clock``: real time,
+  or a sped-up ``SimClock`` for demos and tests) and at once after a session starts or ends: the
+  tracker's ``SiteView``, the controller's decision, recorded with each charger's setpoint beside
+  its measured current. In ``shadow`` mode that is all: nothing is ever sent to a charger (the
+  boot-time capability *read* is the only call made in shadow mode; it changes nothing on the
+  charger). In ``active`` mode the decision's
   commands are sent, each as a task of its own (never inside a handler), every outcome recorded and
   fed back to the controller, whose fallback commands are sent the same way.
 - When the site has a ``[grid]``, each tick first solves the live load flow with the measured
@@ -31,10 +33,12 @@ from typing import Any
 
 from sim.domain import GridState
 from sim.errors import LoadFlowError
+from sim.live.clock import Clock, as_clock
 from sim.live.controller import Controller, Decision, ProfileCommand, Reaction
 from sim.live.events import (
     ChargerConnected,
     ChargerDisconnected,
+    ChargingNeeds,
     LiveEvent,
     SessionEnded,
     SessionStarted,
@@ -46,6 +50,8 @@ from sim.live.store import LiveStore
 from sim.live.tracker import LiveTracker
 
 LOG = logging.getLogger("sim.live")
+REPLAN_EVENTS = (SessionStarted, SessionEnded, ChargingNeeds)
+"""Events after which the tick loop re-plans at once, as the simulator re-allocates at plug events."""
 
 MODES = ("shadow", "active")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -54,22 +60,28 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 class LiveApp:
     """One live site: its store, twin and controller, and the chargers connected right now."""
 
-    def __init__(self, site: LiveSite, mode: str, store: LiveStore, *, clock: Callable[[], float] = time.time,
-                 call_timeout_s: float = 30.0) -> None:
+    def __init__(self, site: LiveSite, mode: str, store: LiveStore, *,
+                 clock: Clock | Callable[[], float] = time.time, call_timeout_s: float = 30.0,
+                 max_calls_in_flight: int = 32) -> None:
         if mode not in MODES:
             raise ValueError(f"mode: got {mode!r}; expected one of {MODES}")
         self.site = site
         self.mode = mode
         self.store = store
         self.call_timeout_s = call_timeout_s
-        self._clock = clock
+        self.clock = as_clock(clock)  # every time the app records, views and ticks by (sim.live.clock)
         self.tracker = LiveTracker(site)
         self.controller = Controller(site, site.make_strategy())
         self.feeder = LiveFeeder.for_site(site)  # the live load flow, when the site has a [grid]
         self.links: dict[str, ChargerLink] = {}
         self._open: dict[tuple[str, str], int] = {}  # (charger, transaction) -> connector
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._replan = asyncio.Event()  # a session started or ended, or its needs came: tick now (run)
         self._next_tx = 1
+        # At most this many calls to chargers wait for their reply at once: a tick's burst of profiles
+        # (one per charger at a large site) then goes out paced by the replies, and the chargers'
+        # own messages are served in between instead of queueing behind the whole burst.
+        self._calls_in_flight = asyncio.Semaphore(max_calls_in_flight)
         self._restore()
 
     # -- start-up -------------------------------------------------------------------------------
@@ -90,11 +102,13 @@ class LiveApp:
     # -- the Hub the links use ------------------------------------------------------------------
 
     def now_s(self) -> float:
-        return float(self._clock())
+        return self.clock.now_s()
 
     def emit(self, event: LiveEvent) -> None:
         self.store.record_event(event)
         self._apply(event)
+        if isinstance(event, REPLAN_EVENTS):
+            self._replan.set()
 
     def _apply(self, event: LiveEvent, log_notes: bool = True) -> None:
         for note in self.tracker.apply(event):
@@ -133,7 +147,7 @@ class LiveApp:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.log("error", f"task {task.get_name()} failed: {task.exception()!r}")
-            self.store.commit()
+            self.store.commit_soon()
 
     def booted(self, link: ChargerLink) -> None:
         self.spawn(self._after_boot(link), name=f"boot {link.id}")
@@ -141,7 +155,7 @@ class LiveApp:
     async def _after_boot(self, link: ChargerLink) -> None:
         capabilities = await link.read_capabilities()  # type: ignore[attr-defined]
         self.emit(capabilities)
-        self.store.commit()
+        self.store.commit_soon()
         reaction = self.controller.on_boot(link.id, link.ocpp_version, capabilities)
         self._react(reaction, link.id, "info")
 
@@ -156,19 +170,20 @@ class LiveApp:
         replaced = self.links.get(link.id)
         self.links[link.id] = link
         self.emit(ChargerConnected(link.id, self.now_s(), link.ocpp_version))
-        self.store.commit()
+        self.store.commit_soon()
         return replaced
 
     def disconnected(self, link: ChargerLink) -> None:
         if self.links.get(link.id) is link:
             del self.links[link.id]
             self.emit(ChargerDisconnected(link.id, self.now_s()))
-            self.store.commit()
+            self.store.commit_soon()
 
     # -- control --------------------------------------------------------------------------------
 
     def tick(self, now_s: float | None = None) -> Decision:
         """One control step: view, decision, record; in active mode the commands go out as tasks."""
+        started_s = time.perf_counter()
         t_s = self.now_s() if now_s is None else now_s
         grid = self._load_flow(t_s)
         view = self.tracker.view(t_s, self.site.control.period_s, grid)
@@ -182,7 +197,8 @@ class LiveApp:
                                    grid.max_trafo_loading_percent, grid.p_import_kw)
         for note in decision.notes:
             self.log("info", note)
-        self.store.commit()
+        self.store.record_tick_time(decision_id, time.perf_counter() - started_s)
+        self.store.commit_soon()
         self._send_all(decision.commands)
         return decision
 
@@ -202,7 +218,7 @@ class LiveApp:
         if reaction.message:
             unsent = " (shadow mode: not sent)" if reaction.commands and self.mode != "active" else ""
             self.log(level, reaction.message + unsent, charger_id)
-        self.store.commit()
+        self.store.commit_soon()
         self._send_all(reaction.commands)
 
     def _send_all(self, commands: Iterable[ProfileCommand]) -> None:
@@ -215,33 +231,58 @@ class LiveApp:
     async def send_command(self, command: ProfileCommand) -> CallOutcome:
         """Send one command to its charger, record the outcome, and send the controller's fallbacks."""
         command_id = self.store.record_command(self.now_s(), command.charger_id, command.action, command.payload)
-        self.store.commit()
         link = self.links.get(command.charger_id)
         if link is None:
             outcome = CallOutcome("error", detail="the charger is not connected")
-        else:
-            outcome = await link.request(command.action, command.payload)
+        else:  # the call's frame is sent after a commit that includes the command row (ChargerLink._send)
+            async with self._calls_in_flight:
+                outcome = await link.request(command.action, command.payload)
         self.store.record_outcome(command_id, self.now_s(), outcome.outcome, outcome.detail or outcome.status)
-        reaction = self.controller.on_outcome(command, outcome.outcome)
+        session_ended = (command.transaction_id is not None
+                         and (command.charger_id, command.transaction_id) not in self._open)
+        reaction = self.controller.on_outcome(command, outcome.outcome, session_ended=session_ended)
         self._react(reaction, command.charger_id, "info" if outcome.outcome == "accepted" else "warning")
         return outcome
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick every control period until ``stop`` is set. A failing tick is logged, never fatal."""
+        """Tick until ``stop`` is set: every control period of the app's clock (``period_s`` of clock
+        time, so ``period_s / speed`` real seconds on a sped-up ``SimClock``), and at once after a
+        session starts or ends or its charging needs come (``REPLAN_EVENTS``), as the simulator
+        re-allocates at every plug event; those extra ticks do not move the periodic ones. Events
+        that come together share one tick, and an extra tick first waits as long as the last tick
+        took, so re-planning never takes more than half the event loop. A failing tick is logged,
+        never fatal."""
         period_s = self.site.control.period_s
+        next_tick_s, replanning = self.now_s(), False
         while not stop.is_set():
-            started = time.monotonic()
-            try:
-                self.tick()
-            except Exception as error:  # the strategy or the twin failed: say so, keep serving
-                LOG.exception("control tick failed")
-                self.log("error", f"control tick failed: {error!r}")
-                self.store.commit()
-            wait_s = max(0.0, period_s - (time.monotonic() - started))
-            try:
-                await asyncio.wait_for(stop.wait(), wait_s)
-            except TimeoutError:
-                pass
+            if not replanning:  # a periodic tick: the next one is a period of clock time from now
+                next_tick_s = self.now_s() + period_s
+            self._replan.clear()
+            started_s = time.monotonic()
+            self._safe_tick()
+            replanning = await self._wait_for_tick(stop, next_tick_s, rest_s=time.monotonic() - started_s)
+
+    async def _wait_for_tick(self, stop: asyncio.Event, next_tick_s: float, rest_s: float) -> bool:
+        """Until the clock reads ``next_tick_s``, a re-plan is asked for (after ``rest_s`` real
+        seconds) or ``stop`` is set; True when it is for a re-plan."""
+        await asyncio.sleep(min(rest_s, self.clock.real_delay_s(next_tick_s)))
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._replan.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self.clock.real_delay_s(next_tick_s),
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        return self._replan.is_set() and not stop.is_set()
+
+    def _safe_tick(self) -> None:
+        try:
+            self.tick()
+        except Exception as error:  # the strategy or the twin failed: say so, keep serving
+            LOG.exception("control tick failed")
+            self.log("error", f"control tick failed: {error!r}")
+            self.store.commit_soon()
 
     async def close(self) -> None:
         """Cancel the calls still in flight and commit the store."""

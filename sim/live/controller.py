@@ -254,8 +254,12 @@ class Controller:
         return out
 
     # --- outcomes ------------------------------------------------------------------------------------
-    def on_outcome(self, command: ProfileCommand, outcome: str) -> Reaction:
-        """Record how the charger answered ``command``; the fallback to send next, and a log line."""
+    def on_outcome(self, command: ProfileCommand, outcome: str, *, session_ended: bool = False) -> Reaction:
+        """Record how the charger answered ``command``; the fallback to send next, and a log line.
+
+        ``session_ended``: the session the command was for ended before the answer came. A charger
+        rightly refuses a TxProfile for a transaction that is over, so such a refusal says nothing
+        about what the charger accepts: no fallback, nothing marked."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
         link = self._links.get(command.charger_id)
@@ -265,6 +269,8 @@ class Controller:
         link.pending.discard(key)
         what = (f"{command.purpose} {command.limit_a:g} A in {command.unit} on connector {command.connector_id} "
                 f"of '{command.charger_id}'")
+        if session_ended and outcome not in ("accepted", "error"):
+            return Reaction(message=f"{what}: {outcome} after its session ended; expected, nothing marked")
         if outcome == "accepted":
             link.in_force[key] = (command.transaction_id, command.limit_a)
             return Reaction(message=f"{what}: accepted")

@@ -263,3 +263,16 @@ def test_a_charger_met_without_a_boot_is_booted_at_its_first_session() -> None:
     controller.strategy.current_a = [20.0, 10.0]
     decision = controller.decide(tracker.view(T0 + 30, PERIOD_S), "active", T0 + 30, tracker.session_refs())
     assert "cp2:9" in decision.notes[-1] and "not connected" in decision.notes[-1]
+
+
+def test_a_tx_profile_refused_after_its_session_ended_marks_nothing() -> None:
+    """A charger rightly refuses a TxProfile for a transaction that just stopped (the profile and the
+    StopTransaction crossed): no fallback, and the next session still gets TxProfiles."""
+    rig = Rig()
+    (tx_a, _) = rig.tick(T0, answer=None)
+    reaction = rig.controller.on_outcome(tx_a, "rejected", session_ended=True)
+    assert reaction.commands == () or list(reaction.commands) == []
+    assert "after its session ended" in reaction.message
+    rig.strategy.current_a = [10.0, 10.0]
+    commands = rig.tick(T0 + 120)
+    assert [(c.charger_id, c.purpose, c.unit) for c in commands][0] == ("cp1", "TxProfile", "A")
