@@ -43,10 +43,11 @@ from sim.live.events import (
     SessionEnded,
     SessionStarted,
 )
+from sim.live.feed import LiveFeed
 from sim.live.feeder import LiveFeeder
 from sim.live.rpc import CallOutcome, ChargerLink
 from sim.live.site_file import LiveSite
-from sim.live.store import LiveStore
+from sim.live.store import LiveStore, to_jsonable
 from sim.live.tracker import LiveTracker
 
 LOG = logging.getLogger("sim.live")
@@ -76,6 +77,9 @@ class LiveApp:
         self.links: dict[str, ChargerLink] = {}
         self._open: dict[tuple[str, str], int] = {}  # (charger, transaction) -> connector
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.feed = LiveFeed()  # every change, for whoever follows the site (the API's stream)
+        self.last_decision: Decision | None = None  # the latest control tick's decision and grid state
+        self.last_grid: GridState | None = None
         self._replan = asyncio.Event()  # a session started or ended, or its needs came: tick now (run)
         self._next_tx = 1
         # At most this many calls to chargers wait for their reply at once: a tick's burst of profiles
@@ -107,6 +111,8 @@ class LiveApp:
     def emit(self, event: LiveEvent) -> None:
         self.store.record_event(event)
         self._apply(event)
+        if self.feed.n_subscribers:
+            self.feed.publish("event", event.t_s, {"type": type(event).__name__, **to_jsonable(event)})
         if isinstance(event, REPLAN_EVENTS):
             self._replan.set()
 
@@ -123,7 +129,10 @@ class LiveApp:
 
     def log(self, level: str, message: str, charger_id: str | None = None) -> None:
         LOG.log(_LEVELS.get(level, logging.INFO), "%s%s", f"{charger_id}: " if charger_id else "", message)
-        self.store.record_log(self.now_s(), level, message, charger_id)
+        t_s = self.now_s()
+        self.store.record_log(t_s, level, message, charger_id)
+        if level in ("warning", "error") and self.feed.n_subscribers:
+            self.feed.publish("log", t_s, {"level": level, "charger_id": charger_id, "message": message})
 
     def next_transaction_id(self) -> int:
         self._next_tx += 1
@@ -199,6 +208,15 @@ class LiveApp:
             self.log("info", note)
         self.store.record_tick_time(decision_id, time.perf_counter() - started_s)
         self.store.commit_soon()
+        self.last_decision, self.last_grid = decision, grid
+        if self.feed.n_subscribers:
+            self.feed.publish("decision", t_s, {
+                "decision_id": decision_id, "mode": self.mode,
+                "setpoints": [{"charger_id": c, "setpoint_a": a, "measured_a": m} for c, a, m in rows],
+                "grid": None if grid is None else {
+                    "vm_min_pu": grid.vm_min_pu, "vm_max_pu": grid.vm_max_pu,
+                    "max_line_loading_percent": grid.max_line_loading_percent,
+                    "max_trafo_loading_percent": grid.max_trafo_loading_percent, "p_import_kw": grid.p_import_kw}})
         self._send_all(decision.commands)
         return decision
 
@@ -238,6 +256,11 @@ class LiveApp:
             async with self._calls_in_flight:
                 outcome = await link.request(command.action, command.payload)
         self.store.record_outcome(command_id, self.now_s(), outcome.outcome, outcome.detail or outcome.status)
+        if self.feed.n_subscribers:
+            self.feed.publish("command", self.now_s(), {
+                "command_id": command_id, "charger_id": command.charger_id, "action": command.action,
+                "purpose": command.purpose, "limit_a": command.limit_a, "outcome": outcome.outcome,
+                "detail": outcome.detail or outcome.status})
         session_ended = (command.transaction_id is not None
                          and (command.charger_id, command.transaction_id) not in self._open)
         reaction = self.controller.on_outcome(command, outcome.outcome, session_ended=session_ended)
