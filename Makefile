@@ -12,7 +12,7 @@ export MKL_NUM_THREADS ?= 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py core_ext/_sched.pyx core_ext/_pf.pyx
+$(STAMP): pyproject.toml setup.py core_ext/_sched.pyx core_ext/_pf.pyx core_ext/_pf3.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -41,4 +41,4 @@ bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build core_ext/_sched.c core_ext/_pf.c core_ext/*.so *.egg-info out
+	rm -rf $(VENV) build core_ext/_sched.c core_ext/_pf.c core_ext/_pf3.c core_ext/*.so *.egg-info out

@@ -111,6 +111,7 @@ def bench_month_edf() -> None:
 
 def main() -> None:
     import acnportal_agreement
+    import bench_chargers
     import bench_core
     import bench_loadflow
     import bench_mpc
@@ -127,9 +128,12 @@ def main() -> None:
         ("mpc: one solve", bench_mpc.main),
         ("one month under edf", bench_month_edf),
         ("fast load flow: a year on the IEEE European LV feeder", bench_loadflow.main),
+        ("unbalanced load flow: a year, 55 single-phase chargers", lambda: __import__("bench_unbalanced").main()),
         ("a year end to end on the IEEE European LV feeder: edf and grid_aware", bench_year.main),
         ("a sweep of 40 year-long runs on Dask: 1 and 2 workers", bench_sweep.main),
         ("agreement with acnportal", acnportal_agreement.main),
+        ("live: 1,000 simulated chargers against one feedertwin live, active edf",
+         lambda: bench_chargers.main(["--chargers", "1000", "--seconds", "60"])),
     ]
     for title, fn in sections:
         print(f"\n== {title} ==", flush=True)

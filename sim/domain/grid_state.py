@@ -51,6 +51,16 @@ class GridState:
     Optional, where the producer knows them: ``va_degree`` (bus voltage angles), ``charger_p_kw``
     (the charging power per charger this state was solved with: the point a linearisation is
     taken at) and ``sensitivity`` (``GridSensitivity`` at this solution, for grid-aware strategies).
+
+    An unbalanced (three-phase) load flow adds, per phase a, b, c (= L1, L2, L3): ``vm_phase_pu``
+    (buses x 3, phase-to-neutral magnitudes), ``vuf_percent`` (per bus, |V2| / |V1| * 100),
+    ``vm0_pu`` (per bus, zero-sequence magnitude |V0|), ``line_i_phase_ka`` (lines x 3, the larger of
+    both ends per phase) and ``p_import_phase_kw`` (3,). Then ``vm_pu`` is the *lowest phase voltage*
+    of each bus, so every consumer that reads ``vm_pu`` for an undervoltage check (what charging
+    causes) sees the worst phase; ``vm_min_pu``, ``vm_max_pu`` and ``vm_headroom_pu`` use every
+    phase (a lightly loaded phase rises above the others when the neutral point shifts: only the
+    phase values show that overvoltage). The loadings are the largest phase's, as pandapower's
+    ``res_line_3ph`` / ``res_trafo_3ph`` ``loading_percent``.
     """
 
     time_s: float
@@ -63,14 +73,26 @@ class GridState:
     va_degree: F64 | None = None
     charger_p_kw: F64 | None = None
     sensitivity: GridSensitivity | None = None
+    vm_phase_pu: F64 | None = None
+    vuf_percent: F64 | None = None
+    vm0_pu: F64 | None = None
+    line_i_phase_ka: F64 | None = None
+    p_import_phase_kw: F64 | None = None
+
+    @property
+    def _vm_all(self) -> F64:
+        """Every voltage magnitude a band check must see: the phases when known, else ``vm_pu``."""
+        return self.vm_phase_pu if self.vm_phase_pu is not None else self.vm_pu
 
     @property
     def vm_min_pu(self) -> float:
-        return float(np.nanmin(self.vm_pu)) if np.isfinite(self.vm_pu).any() else float("nan")
+        vm = self._vm_all
+        return float(np.nanmin(vm)) if np.isfinite(vm).any() else float("nan")
 
     @property
     def vm_max_pu(self) -> float:
-        return float(np.nanmax(self.vm_pu)) if np.isfinite(self.vm_pu).any() else float("nan")
+        vm = self._vm_all
+        return float(np.nanmax(vm)) if np.isfinite(vm).any() else float("nan")
 
     @property
     def max_line_loading_percent(self) -> float:
@@ -82,8 +104,13 @@ class GridState:
 
     # --- headroom: how far each element is from a limit (negative: the limit is broken) ------
     def vm_headroom_pu(self, vm_min_pu: float, vm_max_pu: float) -> tuple[F64, F64]:
-        """Per bus: room above the lower limit and below the upper limit (NaN for isolated buses)."""
-        return self.vm_pu - vm_min_pu, vm_max_pu - self.vm_pu
+        """Per bus: room above the lower limit and below the upper limit (NaN for isolated buses); with
+        phase voltages, of the bus's lowest and highest phase."""
+        if self.vm_phase_pu is None:
+            return self.vm_pu - vm_min_pu, vm_max_pu - self.vm_pu
+        with np.errstate(all="ignore"):  # an isolated bus (all NaN) stays NaN without a warning
+            low, high = np.min(self.vm_phase_pu, axis=1), np.max(self.vm_phase_pu, axis=1)
+        return low - vm_min_pu, vm_max_pu - high
 
     def line_headroom_percent(self, max_loading_percent: float = 100.0) -> F64:
         return max_loading_percent - self.line_loading_percent

@@ -268,9 +268,16 @@ def _read_only(a: F64) -> F64:
 
 def make_loadflow(feeder: Feeder, chargers: ChargerTable, solver: str) -> LoadFlow:
     """The load flow a scenario names (``schema.LOADFLOW_SOLVERS``): ``"pandapower"`` (Newton-Raphson
-    at every step) or ``"fast"``. May raise ``UnsupportedNetworkError`` for ``"fast"`` (a ValueError)."""
+    at every step), ``"fast"``, or the three-phase ones (``sim.grid.unbalanced``): ``"unbalanced"``
+    (the fast path) and ``"unbalanced_pandapower"`` (``runpp_3ph`` at every step). May raise
+    ``UnsupportedNetworkError`` for the fast ones (a ValueError)."""
     if solver == "pandapower":
         return PandapowerLoadFlow(feeder, chargers)
     if solver == "fast":
         return FastLoadFlow(feeder, chargers)
+    if solver in ("unbalanced", "unbalanced_pandapower"):
+        from sim.grid.unbalanced import FastUnbalancedLoadFlow, Pandapower3phLoadFlow
+
+        return FastUnbalancedLoadFlow(feeder, chargers) if solver == "unbalanced" else Pandapower3phLoadFlow(
+            feeder, chargers)
     raise ValueError(f"unknown load-flow solver {solver!r}; expected one of {', '.join(LOADFLOW_SOLVERS)}")

@@ -106,13 +106,16 @@ def symmetrize(net: pp.pandapowerNet) -> None:
     """Replace every asymmetric load and sgen by a balanced one of the same total p/q, in place.
 
     The new elements keep name, bus, scaling and in-service flag and are appended after the
-    existing loads/sgens (in the asymmetric table's order).
+    existing loads/sgens (in the asymmetric table's order). Their phases are kept for the unbalanced
+    load flow (``sim.grid.unbalanced``) in the columns ``phase_a_share``, ``phase_b_share`` and
+    ``phase_c_share``: each phase's share of the element's p (of q where p is zero everywhere; 1/3
+    each where both are); the balanced load flow ignores them.
     """
     for asym, create_many in (("asymmetric_load", pp.create_loads), ("asymmetric_sgen", pp.create_sgens)):
         table = net[asym] if asym in net else None
         if table is None or table.empty:
             continue
-        create_many(
+        ids = create_many(
             net,
             table["bus"].to_numpy(dtype=np.int64),
             p_mw=table[[f"p_{ph}_mw" for ph in _PHASES]].to_numpy(dtype=float).sum(axis=1),
@@ -121,7 +124,21 @@ def symmetrize(net: pp.pandapowerNet) -> None:
             scaling=table["scaling"].to_numpy(dtype=float),
             in_service=table["in_service"].to_numpy(dtype=bool),
         )
+        element = net[asym.removeprefix("asymmetric_")]
+        for phase, share in zip(_PHASES, _phase_shares(table).T, strict=True):
+            element.loc[ids, f"phase_{phase}_share"] = share
         net[asym] = table.iloc[0:0]
+
+
+def _phase_shares(table) -> NDArray[np.float64]:
+    """(n, 3): each asymmetric element's share of its p per phase (of q if p is all zero; else 1/3)."""
+    shares = np.full((len(table), 3), 1.0 / 3.0)
+    for kind, unit in (("q", "mvar"), ("p", "mw")):  # p last: it wins where it is known
+        values = np.abs(table[[f"{kind}_{ph}_{unit}" for ph in _PHASES]].to_numpy(dtype=float))
+        total = values.sum(axis=1)
+        known = total > 0
+        shares[known] = values[known] / total[known, None]
+    return shares
 
 
 def load_network(

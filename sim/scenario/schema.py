@@ -17,7 +17,8 @@ BASE_LOAD_PROFILES = ("household", "simbench", "none")
 PLACEMENT_RULES = ("per_load_bus", "random_load_buses")
 FLEET_SOURCES = ("generate", "csv", "acn")
 SESSION_ASSIGN = ("by_id", "in_order")
-LOADFLOW_SOLVERS = ("pandapower", "fast")
+# "unbalanced": the three-phase load flow (fast path, sim.grid.unbalanced); "unbalanced_pandapower": runpp_3ph
+LOADFLOW_SOLVERS = ("pandapower", "fast", "unbalanced", "unbalanced_pandapower")
 CHARGER_KINDS = ("home", "work", "public")
 TARIFF_DAYS = ("all", "weekdays", "weekend")
 # The days of the week (Monday = 0) each ``TariffPeriod.days`` value covers.
