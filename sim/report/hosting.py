@@ -36,10 +36,11 @@ POINTS_FILE = "points.parquet"
 CAPACITY_FILE = "capacity.csv"
 BY_SEED_FILE = "capacity_by_seed.csv"
 FEEDER_FILE = "feeder.json"
-LIMIT_NAMES = ("undervoltage", "overvoltage", "line", "transformer")
+LIMIT_NAMES = ("undervoltage", "overvoltage", "line", "transformer", "unbalance")  # unbalance: when the criteria set it
 FIGSIZE_IN = (8.0, 3.8)
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
-LIMIT_MARKERS = {"undervoltage": "v", "overvoltage": "^", "line": "s", "transformer": "D", "loadflow": "X"}
+LIMIT_MARKERS = {"undervoltage": "v", "overvoltage": "^", "line": "s", "transformer": "D", "unbalance": "P",
+                 "loadflow": "X"}
 
 
 def _figure(size: tuple[float, float] = FIGSIZE_IN) -> tuple[Figure, Axes]:
@@ -187,7 +188,7 @@ def feeder_figure(feeder: dict[str, Any], by_seed: pd.DataFrame, labels: list[st
 def _element_xy(feeder: dict[str, Any], xy: dict[str, tuple[float, float]], limit: str,
                 element: str) -> tuple[float, float] | None:
     """Where to mark an element: a bus at its point, a line or transformer at its middle."""
-    if limit in ("undervoltage", "overvoltage"):
+    if limit in ("undervoltage", "overvoltage", "unbalance"):  # a bus
         return xy.get(element)
     if limit == "line":
         ends = [(ln["from_bus"], ln["to_bus"]) for ln in feeder.get("lines", []) if ln["id"] == element]

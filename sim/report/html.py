@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from sim.report.html_parts import KPI_LABELS, figure_html, format_value, page, row, unit_of
+from sim.report.phase_plots import PHASE_FIGURES
 from sim.report.plots import FIGURES
 from sim.report.replay_section import ANCHOR as REPLAY_ANCHOR
 from sim.report.replay_section import replay_section
 from sim.report.study_html import section_html
-from sim.results import KPI_KEYS, Results
+from sim.results import KPI_KEYS, UNBALANCE_KPI_KEYS, Results
 
 __all__ = ["KPI_LABELS", "format_value", "kpi_table", "render_report", "run_table", "write_report"]
 
@@ -40,8 +41,10 @@ _RUN_KEYS = (
 
 
 def kpi_table(kpis: dict[str, Any]) -> str:
-    """The KPI table as HTML: KPI, value, unit (known keys in ``KPI_KEYS`` order, others after)."""
-    keys = [k for k in KPI_KEYS if k in kpis] + sorted(k for k in kpis if k not in KPI_KEYS)
+    """The KPI table as HTML: KPI, value, unit (known keys in ``KPI_KEYS`` then ``UNBALANCE_KPI_KEYS``
+    order, others after)."""
+    known = KPI_KEYS + UNBALANCE_KPI_KEYS
+    keys = [k for k in known if k in kpis] + sorted(k for k in kpis if k not in known)
     rows = []
     for key in keys:
         label, unit = KPI_LABELS.get(key, (key, unit_of(key)))
@@ -61,8 +64,10 @@ def run_table(summary: dict[str, Any]) -> str:
 
 
 def _figures_html(results: Results) -> str:
+    """Every figure of ``FIGURES``, then, for a run with per-phase results, those of ``PHASE_FIGURES``."""
+    figures = FIGURES + (PHASE_FIGURES if results.phases is not None else ())
     return "\n".join(
-        figure_html(make(results), alt=caption, caption=caption, fig_id=fig_id) for fig_id, caption, make in FIGURES
+        figure_html(make(results), alt=caption, caption=caption, fig_id=fig_id) for fig_id, caption, make in figures
     )
 
 

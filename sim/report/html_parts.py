@@ -35,6 +35,21 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "charging_cost": ("Charging energy cost (tariff)", "currency"),
     "minutes_site_limit_violation": ("Time with a site limit broken", "min"),
     "peak_site_import_kw": ("Peak site import (base load + charging)", "kW"),
+    # unbalanced runs only (sim.results.metrics.UNBALANCE_KPI_KEYS)
+    "minutes_phase_voltage_violation": ("Time with a phase voltage outside the band", "min"),
+    "minutes_voltage_violation_a": ("Time outside the band, phase a (L1)", "min"),
+    "minutes_voltage_violation_b": ("Time outside the band, phase b (L2)", "min"),
+    "minutes_voltage_violation_c": ("Time outside the band, phase c (L3)", "min"),
+    "vm_min_a_pu": ("Lowest voltage, phase a (L1)", "p.u."),
+    "vm_min_b_pu": ("Lowest voltage, phase b (L2)", "p.u."),
+    "vm_min_c_pu": ("Lowest voltage, phase c (L3)", "p.u."),
+    "vuf_max_percent": ("Worst voltage unbalance factor", "%"),
+    "vuf_max_bus": ("Worst unbalance: bus", ""),
+    "vuf_max_time": ("Worst unbalance: time (UTC)", ""),
+    "minutes_vuf_violation": ("Time with unbalance above its limit", "min"),
+    "peak_import_a_kw": ("Peak feeder import, phase a (L1)", "kW"),
+    "peak_import_b_kw": ("Peak feeder import, phase b (L2)", "kW"),
+    "peak_import_c_kw": ("Peak feeder import, phase c (L3)", "kW"),
 }
 """Readable label and unit of each KPI key."""
 

@@ -16,6 +16,10 @@ Conventions for degenerate inputs (documented because a sweep will hit them):
 - a tick whose voltage is ``nan`` (no buses) is never a violation;
 - energies are plain sums: a ``nan`` in the data shows up as a ``nan`` KPI rather than being
   skipped silently.
+
+An unbalanced run adds the KPIs of ``compute_unbalance_kpis`` (``UNBALANCE_KPI_KEYS``): they read the
+per-phase timeseries columns (``sim.results.phases.PHASE_TIMESERIES_COLUMNS``) and the per-bus
+unbalance table; a balanced run's summary has none of them.
 """
 
 from __future__ import annotations
@@ -25,8 +29,13 @@ import math
 import numpy as np
 import pandas as pd
 
+from sim.results.phases import PHASE_TIMESERIES_COLUMNS, PHASES
+
 VM_BAND_PU = (0.9, 1.1)
 """Default statutory voltage band (EN 50160: +-10 % of nominal)."""
+
+VUF_LIMIT_PERCENT = 2.0
+"""Default voltage unbalance limit, |V2| / |V1| in % (EN 50160: 2 % in low-voltage networks)."""
 
 OVERLOAD_LIMIT_PERCENT = 100.0
 FULLY_SERVED_TOL_KWH = 1e-6
@@ -66,6 +75,18 @@ KPI_KEYS = (
     "peak_site_import_kw",
 )
 """The keys of ``compute_kpis`` in a stable, readable order (the report's table order)."""
+
+UNBALANCE_KPI_KEYS = (
+    "minutes_phase_voltage_violation",
+    *(f"minutes_voltage_violation_{ph}" for ph in PHASES),
+    *(f"vm_min_{ph}_pu" for ph in PHASES),
+    "vuf_max_percent",
+    "vuf_max_bus",
+    "vuf_max_time",
+    "minutes_vuf_violation",
+    *(f"peak_import_{ph}_kw" for ph in PHASES),
+)
+"""The keys of ``compute_unbalance_kpis`` (unbalanced runs only), in the report's table order."""
 
 
 def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -247,4 +268,78 @@ def compute_kpis(
         "minutes_site_limit_violation": minutes_site_limit_violation(timeseries, period_s),
         "peak_site_import_kw": peak_site_import_kw(timeseries),
     }
+    return kpis
+
+
+# --- unbalanced runs: per phase and the unbalance factor ---------------------------------------
+
+
+def _phase_outside(timeseries: pd.DataFrame, phase: str, vm_band: tuple[float, float]) -> np.ndarray:
+    """Per tick: whether some bus's ``phase`` voltage is outside ``vm_band`` (``nan`` never counts)."""
+    lo, hi = vm_band
+    with np.errstate(invalid="ignore"):
+        return (_values(timeseries, f"vm_min_{phase}_pu") < lo) | (_values(timeseries, f"vm_max_{phase}_pu") > hi)
+
+
+def minutes_phase_voltage_violation(
+    timeseries: pd.DataFrame, period_s: float, vm_band: tuple[float, float] = VM_BAND_PU, phase: str | None = None
+) -> float:
+    """Minutes with any phase voltage of any bus outside ``vm_band`` (or only phase ``phase``)."""
+    phases = PHASES if phase is None else (phase,)
+    bad = np.zeros(len(timeseries), dtype=bool)
+    for ph in phases:
+        bad |= _phase_outside(timeseries, ph, vm_band)
+    return float(np.count_nonzero(bad)) * period_s / 60.0
+
+
+def minutes_vuf_violation(timeseries: pd.DataFrame, period_s: float, limit_percent: float = VUF_LIMIT_PERCENT) -> float:
+    """Minutes with some bus's voltage unbalance factor above ``limit_percent``, ticks x period / 60."""
+    with np.errstate(invalid="ignore"):
+        bad = _values(timeseries, "vuf_max_percent") > limit_percent
+    return float(np.count_nonzero(bad)) * period_s / 60.0
+
+
+def worst_unbalance(timeseries: pd.DataFrame, vuf_percent: pd.DataFrame) -> tuple[float, str, str]:
+    """The largest voltage unbalance factor of the run (%), the bus (column id) and the tick (ISO time,
+    UTC) where it happened; ``(nan, "", "")`` without values. The first tick and bus win a tie."""
+    per_tick = _values(timeseries, "vuf_max_percent")
+    if per_tick.size == 0 or np.all(np.isnan(per_tick)) or vuf_percent.shape[1] == 0:
+        return math.nan, "", ""
+    k = int(np.nanargmax(per_tick))
+    row = vuf_percent.iloc[k].to_numpy(dtype=float)
+    bus = str(vuf_percent.columns[int(np.nanargmax(row))])
+    when = pd.Timestamp(timeseries["time"].iloc[k]).isoformat()
+    return float(per_tick[k]), bus, when
+
+
+def compute_unbalance_kpis(
+    timeseries: pd.DataFrame,
+    vuf_percent: pd.DataFrame,
+    period_s: float,
+    vm_band: tuple[float, float] = VM_BAND_PU,
+    vuf_limit_percent: float = VUF_LIMIT_PERCENT,
+) -> dict[str, float | str]:
+    """The KPIs of an unbalanced run, keyed as in ``UNBALANCE_KPI_KEYS``.
+
+    ``timeseries`` has the per-phase columns; ``vuf_percent`` is the ticks x buses unbalance table
+    (``PhaseTables.vuf_percent``, rows aligned with ``timeseries``) that says where the worst one was.
+    """
+    if not (period_s > 0 and math.isfinite(period_s)):
+        raise ValueError(f"period_s must be a positive finite number of seconds; got {period_s!r}")
+    if not (vuf_limit_percent > 0 and math.isfinite(vuf_limit_percent)):
+        raise ValueError(f"vuf_limit_percent must be a positive number of percent; got {vuf_limit_percent!r}")
+    _check_columns(timeseries, ("time", *PHASE_TIMESERIES_COLUMNS), "timeseries")
+    if len(vuf_percent) != len(timeseries):
+        raise ValueError(f"vuf_percent has {len(vuf_percent)} rows for {len(timeseries)} timeseries rows")
+    vuf_max, bus, when = worst_unbalance(timeseries, vuf_percent)
+    kpis: dict[str, float | str] = {
+        "minutes_phase_voltage_violation": minutes_phase_voltage_violation(timeseries, period_s, vm_band)}
+    for ph in PHASES:
+        kpis[f"minutes_voltage_violation_{ph}"] = minutes_phase_voltage_violation(timeseries, period_s, vm_band, ph)
+    for ph in PHASES:
+        kpis[f"vm_min_{ph}_pu"] = _min(_values(timeseries, f"vm_min_{ph}_pu"))
+    kpis.update(vuf_max_percent=vuf_max, vuf_max_bus=bus, vuf_max_time=when,
+                minutes_vuf_violation=minutes_vuf_violation(timeseries, period_s, vuf_limit_percent))
+    for ph in PHASES:
+        kpis[f"peak_import_{ph}_kw"] = _max(_values(timeseries, f"p_import_{ph}_kw"))
     return kpis

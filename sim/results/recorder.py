@@ -13,6 +13,13 @@ broke a site limit; a base load alone above the import limit counts too) and
 ``site_limit_max_use_percent`` (the most used limit, % of it; ``nan`` without limits). The metrics treat each row as one period of ``period_s`` seconds. Per-tick
 extremes (``vm_min_pu``, the maximum loadings) ignore ``nan`` elements, which pandapower reports
 for out-of-service buses.
+
+An unbalanced load flow (``GridState.vm_phase_pu`` set) adds per-phase columns and tables
+(``sim.results.phases``: what they are and what they cost in memory); then the timeseries'
+``vm_max_pu`` is the highest *phase* voltage (``vm_min_pu`` already is: ``vm_pu`` is each bus's lowest
+phase), the summary says ``per_phase_results = true`` and carries ``vuf_limit_percent`` (from
+``meta``, default ``metrics.VUF_LIMIT_PERCENT``) and the unbalance KPIs. A balanced run records
+exactly what it did before.
 """
 
 from __future__ import annotations
@@ -27,11 +34,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from sim.domain import GridState, Timebase
 from sim.results._json import to_jsonable
-from sim.results.metrics import VM_BAND_PU, compute_kpis
-from sim.results.results import CHARGER_COLUMN_PREFIX, Results
+from sim.results.metrics import VM_BAND_PU, VUF_LIMIT_PERCENT, compute_kpis, compute_unbalance_kpis
+from sim.results.phases import PhaseRecorder, PhaseTables
+from sim.results.results import CHARGER_COLUMN_PREFIX, PER_PHASE_KEY, Results
 from sim.results.tables import buses_frame, sessions_frame
 
-RESERVED_SUMMARY_KEYS = ("kpis", "record_period_s", "n_steps_recorded")
+RESERVED_SUMMARY_KEYS = ("kpis", "record_period_s", "n_steps_recorded", PER_PHASE_KEY)
 """Keys ``finish`` writes into the summary itself; ``meta`` must not carry them."""
 
 def _adopt_or_copy(target: NDArray[np.float64], rows: slice, values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -116,6 +124,16 @@ class Recorder:
         self._line_percent = np.empty((n, len(self.line_ids)))
         self._trafo_percent = np.empty((n, len(self.trafo_ids)))
         self._recorded = np.zeros(n, dtype=bool)
+        self._phases: PhaseRecorder | None = None  # made at the first per-phase state (unbalanced runs only)
+
+    def _phase_recorder(self) -> PhaseRecorder:
+        """The per-phase buffers, made when the first per-phase state arrives (before any other row)."""
+        if self._phases is None:
+            if self.n_recorded:
+                raise ValueError("Recorder: per-phase grid results arrived after steps without them; "
+                                 "one run records either balanced or unbalanced load flows")
+            self._phases = PhaseRecorder(self.n_steps, len(self.bus_ids), len(self.line_ids))
+        return self._phases
 
     def _check_shape(self, name: str, values: NDArray[np.float64], expected: int) -> None:
         if values.shape != (expected,):
@@ -161,6 +179,9 @@ class Recorder:
         self._vm_pu[step] = grid.vm_pu
         self._line_percent[step] = grid.line_loading_percent
         self._trafo_percent[step] = grid.trafo_loading_percent
+        if grid.vm_phase_pu is not None or self._phases is not None:
+            self._phase_recorder().record_step(step, grid.vm_phase_pu, grid.vuf_percent, grid.vm0_pu,
+                                               grid.line_i_phase_ka, grid.p_import_phase_kw)
         self._recorded[step] = True
 
     def record_block(
@@ -178,7 +199,8 @@ class Recorder:
         site_limit_max_use_percent: ArrayLike,
     ) -> None:
         """Fill rows ``start .. start + T - 1`` at once: what ``record_step`` does for each of T steps,
-        with every argument an array over the steps (grid arrays: steps x elements)."""
+        with every argument an array over the steps (grid arrays: steps x elements; per-phase ones, when
+        ``grid`` has ``vm_phase_pu``, as ``sim.results.phases.BlockPhases``)."""
         times = np.asarray(t_s, dtype=float).reshape(-1)
         stop = start + times.size
         if not (0 <= start and stop <= self.n_steps):
@@ -204,6 +226,8 @@ class Recorder:
         self._vm_pu = _adopt_or_copy(self._vm_pu, rows, grid.vm_pu)
         self._line_percent = _adopt_or_copy(self._line_percent, rows, grid.line_loading_percent)
         self._trafo_percent = _adopt_or_copy(self._trafo_percent, rows, grid.trafo_loading_percent)
+        if getattr(grid, "vm_phase_pu", None) is not None or self._phases is not None:
+            self._phase_recorder().record_block(rows, grid)  # type: ignore[arg-type]
         self._recorded[rows] = True
 
     @property
@@ -235,16 +259,21 @@ class Recorder:
         columns["vm_max_pu"] = _row_reduce(self._vm_pu[:n], np.fmax, np.nan)
         columns["max_line_loading_percent"] = _row_reduce(self._line_percent[:n], np.fmax, 0.0)
         columns["max_trafo_loading_percent"] = _row_reduce(self._trafo_percent[:n], np.fmax, 0.0)
+        phase_columns = self._phases.timeseries_columns(n) if self._phases is not None else {}
+        if phase_columns:
+            columns["vm_max_pu"] = PhaseRecorder.vm_max_pu(phase_columns)
         columns["site_base_load_kw"] = self._scalars["site_base_load_kw"][:n]
         columns["price_per_kwh"] = self._scalars["price_per_kwh"][:n]
         columns["site_limit_violation"] = self._site_violation[:n]
         columns["site_limit_max_use_percent"] = self._scalars["site_limit_max_use_percent"][:n]
+        columns.update(phase_columns)
         for j, charger_id in enumerate(self.charger_ids):
             columns[CHARGER_COLUMN_PREFIX + charger_id] = p_kw[:, j]
         return pd.DataFrame(columns)
 
     def _summary(
-        self, meta: dict[str, Any], timeseries: pd.DataFrame, sessions: pd.DataFrame, n: int
+        self, meta: dict[str, Any], timeseries: pd.DataFrame, sessions: pd.DataFrame, n: int,
+        phases: PhaseTables | None = None,
     ) -> dict[str, Any]:
         clash = [k for k in RESERVED_SUMMARY_KEYS if k in meta]
         if clash:
@@ -271,6 +300,12 @@ class Recorder:
             vm_band_pu=list(vm_band),
             kpis=compute_kpis(timeseries, sessions, self.period_s, (vm_band[0], vm_band[1])),
         )
+        if phases is not None:
+            vuf_limit = float(meta.get("vuf_limit_percent", VUF_LIMIT_PERCENT))
+            summary[PER_PHASE_KEY] = True
+            summary["vuf_limit_percent"] = vuf_limit
+            summary["kpis"].update(compute_unbalance_kpis(timeseries, phases.vuf_percent, self.period_s,
+                                                          (vm_band[0], vm_band[1]), vuf_limit))
         return dict(to_jsonable(summary))
 
     def finish(self, sessions: pd.DataFrame | None, meta: Mapping[str, Any]) -> Results:
@@ -280,7 +315,8 @@ class Recorder:
         ``meta`` goes into the summary as given (scenario name, scenario_hash, seed, version,
         core_backend, wall_time_s, strategy, start, ...), except ``meta["buses"]`` (a DataFrame
         or a list of records with ``bus_id``/``bus``, ``name``, ``distance_km``) which becomes
-        the ``buses`` frame, and ``meta["vm_band_pu"]`` (default (0.9, 1.1)) used by the KPIs.
+        the ``buses`` frame, ``meta["vm_band_pu"]`` (default (0.9, 1.1)) used by the KPIs and, in an
+        unbalanced run, ``meta["vuf_limit_percent"]`` (default 2 %, EN 50160) for the unbalance KPIs.
         """
         meta = dict(meta)
         buses = buses_frame(meta.pop("buses", None), self.bus_ids)
@@ -288,8 +324,10 @@ class Recorder:
         n = self._n_rows()
         times = self._time_index(n)
         timeseries = self._timeseries(n, times)
+        bus_ids, line_ids = list(self.bus_ids), list(self.line_ids)
+        phases = self._phases.tables(n, times, bus_ids, line_ids) if self._phases is not None else None
         return Results(
-            summary=self._summary(meta, timeseries, sessions_df, n),
+            summary=self._summary(meta, timeseries, sessions_df, n, phases),
             timeseries=timeseries,
             sessions=sessions_df,
             bus_vm_pu=pd.DataFrame(self._vm_pu[:n], index=times, columns=list(self.bus_ids)),
@@ -297,4 +335,5 @@ class Recorder:
                 self._line_percent[:n], index=times, columns=list(self.line_ids)
             ),
             buses=buses,
+            phases=phases,
         )

@@ -13,6 +13,10 @@ A results directory holds exactly these files, each readable without feedertwin:
                                transformer in km (``nan`` when unknown)
 =============================  ==========================================================
 
+An unbalanced run (``summary["per_phase_results"]`` true) adds the per-phase tables
+(``Results.phases``, files ``sim.results.phases.PHASE_FILES``: ``bus_vm_a_pu.parquet`` ..., laid out
+like ``bus_vm_pu.parquet``) and per-phase timeseries columns; see ``sim.results.phases``.
+
 The report, notebooks and sweeps read results only through ``load_results``.
 """
 
@@ -28,6 +32,7 @@ import pandas as pd
 from sim.errors import ResultsError
 from sim.results._json import to_jsonable
 from sim.results._parquet import write_frame, write_wide
+from sim.results.phases import PHASE_FILES, PhaseTables, phase_file
 
 TIMESERIES_COLUMNS = (
     "time",
@@ -67,6 +72,8 @@ BUS_VM_FILE = "bus_vm_pu.parquet"
 LINE_LOADING_FILE = "line_loading_percent.parquet"
 BUSES_FILE = "buses.parquet"
 RESULT_FILES = (SUMMARY_FILE, TIMESERIES_FILE, SESSIONS_FILE, BUS_VM_FILE, LINE_LOADING_FILE, BUSES_FILE)
+PER_PHASE_KEY = "per_phase_results"
+"""Summary key, true in a run with per-phase results (``Results.phases``); absent otherwise."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +81,9 @@ class Results:
     """Everything one run produced, as frames (see the module docstring for their layout).
 
     ``summary`` is JSON-ready (undefined numbers are ``None``) so that a saved and re-loaded
-    ``Results`` is equal to the original; compare two instances with ``equals``.
+    ``Results`` is equal to the original; compare two instances with ``equals``. ``phases``: the
+    per-phase tables of an unbalanced run (``None`` in a balanced one); ``summary[PER_PHASE_KEY]`` is
+    true exactly when they are there.
     """
 
     summary: dict[str, Any]
@@ -83,6 +92,13 @@ class Results:
     bus_vm_pu: pd.DataFrame
     line_loading_percent: pd.DataFrame
     buses: pd.DataFrame
+    phases: PhaseTables | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.summary.get(PER_PHASE_KEY, False)) != (self.phases is not None):
+            raise ValueError(f"Results: summary[{PER_PHASE_KEY!r}] is {self.summary.get(PER_PHASE_KEY)!r} but phases "
+                             f"is {'set' if self.phases is not None else 'None'}; the flag says whether the run "
+                             "has per-phase tables")
 
     @property
     def kpis(self) -> dict[str, Any]:
@@ -104,7 +120,11 @@ class Results:
         """True when the summaries are equal and every frame ``DataFrame.equals`` its twin."""
         if self.summary != other.summary:
             return False
-        return all(getattr(self, name).equals(getattr(other, name)) for name in _FRAME_NAMES)
+        if not all(getattr(self, name).equals(getattr(other, name)) for name in _FRAME_NAMES):
+            return False
+        if self.phases is None or other.phases is None:
+            return self.phases is other.phases
+        return self.phases.equals(other.phases)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the results directory ``out_dir`` (created if needed); returns its path."""
@@ -119,6 +139,12 @@ class Results:
         write_wide(self.bus_vm_pu, out / BUS_VM_FILE)
         write_wide(self.line_loading_percent, out / LINE_LOADING_FILE)
         write_frame(self.buses, out / BUSES_FILE, index=False)
+        if self.phases is not None:
+            for name, frame in self.phases.items():
+                write_wide(frame, out / phase_file(name))
+        else:  # a balanced run written over an unbalanced one's directory leaves no stale phase tables
+            for file in PHASE_FILES:
+                (out / file).unlink(missing_ok=True)
         return out
 
 
@@ -163,11 +189,20 @@ def load_results(directory: str | Path) -> Results:
         raise ResultsError(
             f"{root}: missing file(s) {', '.join(missing)}; a results directory holds {', '.join(RESULT_FILES)}"
         )
+    summary = _read_summary(root / SUMMARY_FILE)
+    phases = None
+    if summary.get(PER_PHASE_KEY):
+        missing = [file for file in PHASE_FILES if not (root / file).is_file()]
+        if missing:
+            raise ResultsError(f"{root}: missing per-phase file(s) {', '.join(missing)}; the summary says "
+                               f"{PER_PHASE_KEY} = true")
+        phases = PhaseTables(*(_read_frame(root / file) for file in PHASE_FILES))
     return Results(
-        summary=_read_summary(root / SUMMARY_FILE),
+        summary=summary,
         timeseries=_read_frame(root / TIMESERIES_FILE, TIMESERIES_COLUMNS),
         sessions=_read_frame(root / SESSIONS_FILE, SESSION_COLUMNS),
         bus_vm_pu=_read_frame(root / BUS_VM_FILE),
         line_loading_percent=_read_frame(root / LINE_LOADING_FILE),
         buses=_read_frame(root / BUSES_FILE, BUS_COLUMNS),
+        phases=phases,
     )

@@ -12,7 +12,15 @@ A hosting-capacity study asks of every run "is the feeder within its limits?" an
   ``trafo_max_percent`` (100 %);
 - ``max_violation_minutes_per_year`` (default 0): the per-tick limits (band voltage, line,
   transformer) may be broken for this many minutes per year in all (scaled to the run's length)
-  before the run fails.
+  before the run fails;
+- **unbalance** (only when ``vuf_max_percent`` is set, e.g. 2.0 as in EN 50160; needs the per-phase
+  results of an unbalanced run): the voltage unbalance factor of every bus at most
+  ``vuf_max_percent`` in every tick, except for ``vuf_max_minutes_per_year`` (default 0) minutes per
+  year, its own allowance (pro rata; not part of the allowance above).
+
+With per-phase results (``Results.phases``) a voltage limit sees every phase: undervoltage the lowest
+phase of each bus (``bus_vm_pu``), overvoltage the highest; the EN 50160 rule takes the 10-minute means
+of each phase of each bus, as the standard does. Elements are still named by bus id.
 
 ``check_run`` returns a ``RunCheck``: per limit (``undervoltage``, ``overvoltage``, ``line``,
 ``transformer``) the minutes broken (for the EN 50160 rule: 10 minutes per 10-minute mean outside the
@@ -32,9 +40,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from sim.results.phases import PHASES, PhaseTables
 from sim.results.results import Results
 
 LIMITS = ("undervoltage", "overvoltage", "line", "transformer")
+UNBALANCE = "unbalance"
+ALL_LIMITS = (*LIMITS, UNBALANCE)
+"""Every limit in tie-break order; ``unbalance`` is checked (and in ``RunCheck.limits``) only when set."""
+UNBALANCE_KEY = "unbalance.vuf_max_percent"
+"""The criteria file's key of the unbalance limit (named in the error of a balanced run)."""
 VOLTAGE_RULES = ("band", "en50160")
 MINUTES_PER_YEAR = 365.0 * 24.0 * 60.0
 EN50160_WINDOW_S = 600.0
@@ -55,8 +69,19 @@ class Criteria:
     line_max_percent: float = 100.0
     trafo_max_percent: float = 100.0
     max_violation_minutes_per_year: float = 0.0
+    vuf_max_percent: float | None = None
+    vuf_max_minutes_per_year: float = 0.0
+
+    @property
+    def needs_phases(self) -> bool:
+        """Whether a run must have per-phase results (an unbalanced load flow) to be checked."""
+        return self.vuf_max_percent is not None
 
     def __post_init__(self) -> None:
+        if self.vuf_max_percent is not None and not (0.0 < self.vuf_max_percent < 100.0):
+            raise ValueError(f"vuf_max_percent must be in (0, 100) %; got {self.vuf_max_percent}")
+        if not self.vuf_max_minutes_per_year >= 0.0:
+            raise ValueError(f"vuf_max_minutes_per_year must be >= 0; got {self.vuf_max_minutes_per_year}")
         if self.voltage_rule not in VOLTAGE_RULES:
             raise ValueError(f"voltage_rule must be one of {VOLTAGE_RULES}; got {self.voltage_rule!r}")
         if not 0.0 < self.vm_min_pu < self.vm_max_pu:
@@ -67,6 +92,10 @@ class Criteria:
     def allowed_minutes(self, duration_s: float) -> float:
         """Minutes of per-tick violations a run of ``duration_s`` may have (the yearly allowance, pro rata)."""
         return self.max_violation_minutes_per_year * duration_s / (MINUTES_PER_YEAR * 60.0)
+
+    def allowed_unbalance_minutes(self, duration_s: float) -> float:
+        """Minutes above ``vuf_max_percent`` a run of ``duration_s`` may have (pro rata)."""
+        return self.vuf_max_minutes_per_year * duration_s / (MINUTES_PER_YEAR * 60.0)
 
 
 @dataclass(frozen=True)
@@ -92,7 +121,7 @@ class RunCheck:
 
     @property
     def binding_limit(self) -> str:
-        failing = [(-check.minutes, LIMITS.index(name), name) for name, check in self.limits.items() if check.fails]
+        failing = [(-check.minutes, ALL_LIMITS.index(name), name) for name, check in self.limits.items() if check.fails]
         return min(failing)[2] if failing else ""
 
     @property
@@ -102,11 +131,12 @@ class RunCheck:
 
     def row(self) -> dict[str, object]:
         """Flat columns for a table: ``passes``, ``binding_limit``, ``binding_element``,
-        ``violation_minutes`` and per limit ``<limit>_minutes``, ``<limit>_element``, ``<limit>_worst``."""
+        ``violation_minutes`` and per limit ``<limit>_minutes``, ``<limit>_element``, ``<limit>_worst``
+        (``unbalance_*`` only when the criteria check it)."""
         out: dict[str, object] = {"passes": self.passes, "binding_limit": self.binding_limit,
                                   "binding_element": self.binding_element,
                                   "violation_minutes": self.violation_minutes}
-        for name in LIMITS:
+        for name in (n for n in ALL_LIMITS if n in self.limits):
             check = self.limits[name]
             out.update({f"{name}_minutes": check.minutes, f"{name}_element": check.element,
                         f"{name}_worst": check.worst})
@@ -181,27 +211,35 @@ def _en50160(vm_pu: NDArray[np.float64], ids: list[str], period_s: float,
 
 
 def check_run(bus_vm_pu: pd.DataFrame, line_loading_percent: pd.DataFrame, trafo_loading_percent: NDArray[np.float64],
-              period_s: float, criteria: Criteria, trafo_id: str = "") -> RunCheck:
+              period_s: float, criteria: Criteria, trafo_id: str = "", *,
+              phases: PhaseTables | None = None) -> RunCheck:
     """Check one run's per-tick frames against ``criteria`` (see the module docstring).
 
     ``bus_vm_pu`` and ``line_loading_percent`` are ticks x elements (columns named by element id);
-    ``trafo_loading_percent`` is the most loaded transformer's loading per tick, named ``trafo_id``.
+    ``trafo_loading_percent`` is the most loaded transformer's loading per tick, named ``trafo_id``;
+    ``phases``: the per-phase tables of an unbalanced run (then ``bus_vm_pu`` is each bus's lowest
+    phase). Criteria with an unbalance limit and no ``phases`` are a ``ValueError`` naming the key.
     """
+    if criteria.needs_phases and phases is None:
+        raise ValueError(f"criteria key {UNBALANCE_KEY} = {criteria.vuf_max_percent} needs per-phase results; "
+                         "this run has none: run the scenario with [grid] loadflow = \"unbalanced\" "
+                         "(or remove the key)")
     minute_per_tick = period_s / 60.0
     vm = bus_vm_pu.to_numpy(dtype=float)
+    vm_high = vm if phases is None else phases.vm_high_pu().to_numpy(dtype=float)
     lines = line_loading_percent.to_numpy(dtype=float)
     trafo = np.asarray(trafo_loading_percent, dtype=float).reshape(-1, 1)
     bus_ids = [str(c) for c in bus_vm_pu.columns]
     line_ids = [str(c) for c in line_loading_percent.columns]
     ticks = {
         "undervoltage": _ticks_broken(vm, criteria.vm_min_pu, above=False),
-        "overvoltage": _ticks_broken(vm, criteria.vm_max_pu, above=True),
+        "overvoltage": _ticks_broken(vm_high, criteria.vm_max_pu, above=True),
         "line": _ticks_broken(lines, criteria.line_max_percent, above=True),
         "transformer": _ticks_broken(trafo, criteria.trafo_max_percent, above=True),
     }
     worst = {
         "undervoltage": _extreme(vm, bus_ids, highest=False),
-        "overvoltage": _extreme(vm, bus_ids, highest=True),
+        "overvoltage": _extreme(vm_high, bus_ids, highest=True),
         "line": _extreme(lines, line_ids, highest=True),
         "transformer": (trafo_id, float(np.nanmax(trafo)) if trafo.size and not np.all(np.isnan(trafo)) else math.nan),
     }
@@ -215,8 +253,27 @@ def check_run(bus_vm_pu: pd.DataFrame, line_loading_percent: pd.DataFrame, trafo
                                bool(over_allowance and ticks[name].any()))
               for name in per_tick}
     if criteria.voltage_rule == "en50160":
-        limits["undervoltage"], limits["overvoltage"] = _en50160(vm, bus_ids, period_s, criteria)
-    return RunCheck({name: limits[name] for name in LIMITS}, violation_minutes)
+        if phases is None:
+            limits["undervoltage"], limits["overvoltage"] = _en50160(vm, bus_ids, period_s, criteria)
+        else:  # each phase of each bus is one column of 10-minute means, named by its bus
+            every_phase = np.hstack([phases.vm_phase_pu(ph).to_numpy(dtype=float) for ph in PHASES])
+            limits["undervoltage"], limits["overvoltage"] = _en50160(every_phase, bus_ids * len(PHASES), period_s,
+                                                                     criteria)
+    if phases is not None and criteria.vuf_max_percent is not None:
+        limits[UNBALANCE] = _unbalance(phases.vuf_percent, period_s, criteria)
+    return RunCheck({name: limits[name] for name in ALL_LIMITS if name in limits}, violation_minutes)
+
+
+def _unbalance(vuf_percent: pd.DataFrame, period_s: float, criteria: Criteria) -> LimitCheck:
+    """The unbalance limit: minutes with some bus above ``vuf_max_percent``, the worst bus and value;
+    it fails when the minutes exceed its own allowance."""
+    assert criteria.vuf_max_percent is not None
+    vuf = vuf_percent.to_numpy(dtype=float)
+    broken = _ticks_broken(vuf, criteria.vuf_max_percent, above=True)
+    minutes = float(np.count_nonzero(broken)) * period_s / 60.0
+    element, worst = _extreme(vuf, [str(c) for c in vuf_percent.columns], highest=True)
+    allowed = criteria.allowed_unbalance_minutes(vuf.shape[0] * period_s)
+    return LimitCheck(minutes, element, worst, bool(broken.any() and minutes > allowed))
 
 
 def duration_curve(values: NDArray[np.float64], n_points: int = DURATION_CURVE_POINTS) -> list[float]:
@@ -230,6 +287,8 @@ def duration_curve(values: NDArray[np.float64], n_points: int = DURATION_CURVE_P
 
 
 def check_results(results: Results, criteria: Criteria, trafo_id: str = "") -> RunCheck:
-    """``check_run`` of a ``Results`` (its bus voltages, line loadings and most loaded transformer)."""
+    """``check_run`` of a ``Results`` (its bus voltages, line loadings, most loaded transformer and,
+    in an unbalanced run, its per-phase tables)."""
     trafo = results.timeseries["max_trafo_loading_percent"].to_numpy(dtype=float)
-    return check_run(results.bus_vm_pu, results.line_loading_percent, trafo, results.period_s, criteria, trafo_id)
+    return check_run(results.bus_vm_pu, results.line_loading_percent, trafo, results.period_s, criteria, trafo_id,
+                     phases=results.phases)

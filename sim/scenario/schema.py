@@ -19,6 +19,8 @@ FLEET_SOURCES = ("generate", "csv", "acn")
 SESSION_ASSIGN = ("by_id", "in_order")
 # "unbalanced": the three-phase load flow (fast path, sim.grid.unbalanced); "unbalanced_pandapower": runpp_3ph
 LOADFLOW_SOLVERS = ("pandapower", "fast", "unbalanced", "unbalanced_pandapower")
+PER_PHASE_LOADFLOWS = ("unbalanced", "unbalanced_pandapower")
+"""The ``[grid] loadflow`` values whose results are per phase."""
 CHARGER_KINDS = ("home", "work", "public")
 TARIFF_DAYS = ("all", "weekdays", "weekend")
 # The days of the week (Monday = 0) each ``TariffPeriod.days`` value covers.

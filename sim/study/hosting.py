@@ -55,10 +55,11 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.errors import FeedertwinError
+from sim.errors import FeedertwinError, ScenarioError
 from sim.results import Results
-from sim.results.violations import Criteria, check_results, duration_curve
+from sim.results.violations import UNBALANCE_KEY, Criteria, check_results, duration_curve
 from sim.scenario import Scenario, load_scenario, scenario_from_dict, scenario_hash
+from sim.scenario.schema import PER_PHASE_LOADFLOWS
 from sim.study.cluster import check_cluster_args, dask_client, describe, run_many
 from sim.study.dataset import _versions
 from sim.study.hosting_criteria import criteria_dict, load_criteria
@@ -179,6 +180,18 @@ def seed_list(seeds: int | Sequence[int]) -> list[int]:
     return values
 
 
+def check_criteria_fit(criteria: Criteria, base: Scenario, criteria_file: str | Path | None = None) -> None:
+    """Refuse, before anything runs, criteria the runs of ``base`` cannot be checked against: an
+    unbalance limit needs per-phase results, i.e. an unbalanced load flow (``PER_PHASE_LOADFLOWS``)."""
+    if criteria.needs_phases and base.grid.loadflow not in PER_PHASE_LOADFLOWS:
+        raise ScenarioError(str(criteria_file or "<criteria>"), UNBALANCE_KEY,
+                            f"the unbalance limit needs per-phase results, but the scenario "
+                            f"{base.path or base.name} runs the balanced load flow "
+                            f"(grid.loadflow = {base.grid.loadflow!r}); set grid.loadflow = \"unbalanced\" "
+                            "(e.g. --set grid.loadflow='\"unbalanced\"') or remove the key",
+                            value=criteria.vuf_max_percent, expected=f"no {UNBALANCE_KEY} for a balanced study")
+
+
 def assess_point(results: Results, *, criteria: Criteria, trafo_id: str) -> dict[str, Any]:
     """The columns a run adds to its point (computed on the worker): the limit checks and the
     transformer loading duration curve."""
@@ -242,6 +255,7 @@ def hosting_capacity(
     stream = stream if stream is not None else sys.stderr
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, overrides)
     rules = criteria if isinstance(criteria, Criteria) else load_criteria(criteria)
+    check_criteria_fit(rules, base, criteria if isinstance(criteria, str | Path) else None)
     tables = strategy_tables(base, strategies)
     for table in tables.values():  # an unknown strategy or parameter is refused before anything runs
         create(str(table.get("name")), {k: v for k, v in table.items() if k != "name"})

@@ -19,6 +19,11 @@ Every key is optional; an absent key keeps its default (``sim.results.violations
     [violations]
     max_minutes_per_year = 0    # minutes per year the per-tick limits may be broken in all
 
+    [unbalance]                 # only for unbalanced runs ([grid] loadflow = "unbalanced")
+    vuf_max_percent = 2.0       # voltage unbalance factor |V2| / |V1| of every bus (EN 50160: 2 %);
+                                #   absent: not checked
+    max_minutes_per_year = 0    # minutes per year it may be above, its own allowance
+
 A bad file raises ``ScenarioError`` naming the file, the key, the value and what is valid.
 """
 
@@ -33,10 +38,11 @@ from sim.errors import ScenarioError
 from sim.results.violations import VOLTAGE_RULES, Criteria
 from sim.scenario._reader import Table
 
-SECTIONS = ("voltage", "loading", "violations")
+SECTIONS = ("voltage", "loading", "violations", "unbalance")
 VOLTAGE_KEYS = ("rule", "vm_min_pu", "vm_max_pu", "en50160_share", "en50160_vm_min_pu", "en50160_vm_max_pu")
 LOADING_KEYS = ("line_max_percent", "trafo_max_percent")
 VIOLATION_KEYS = ("max_minutes_per_year",)
+UNBALANCE_KEYS = ("vuf_max_percent", "max_minutes_per_year")
 
 
 def load_criteria(path: str | Path | None) -> Criteria:
@@ -63,9 +69,17 @@ def criteria_from_dict(data: dict[str, Any], file: str = "<criteria>") -> Criter
     voltage = root.table("voltage", required=False) or Table(file, "voltage", {})
     loading = root.table("loading", required=False) or Table(file, "loading", {})
     violations = root.table("violations", required=False) or Table(file, "violations", {})
+    unbalance = root.table("unbalance", required=False) or Table(file, "unbalance", {})
     voltage.check_keys(VOLTAGE_KEYS)
     loading.check_keys(LOADING_KEYS)
     violations.check_keys(VIOLATION_KEYS)
+    unbalance.check_keys(UNBALANCE_KEYS)
+    vuf_max = (unbalance.number("vuf_max_percent", 2.0, lo=0.0, lo_open=True, hi=100.0, hi_open=True)
+               if "vuf_max_percent" in unbalance.data else None)
+    if vuf_max is None and "max_minutes_per_year" in unbalance.data:
+        raise ScenarioError(file, "unbalance.max_minutes_per_year", "an allowance without a limit",
+                            value=unbalance.data["max_minutes_per_year"],
+                            expected="unbalance.vuf_max_percent set too (e.g. 2.0)")
     vm_min = voltage.number("vm_min_pu", default.vm_min_pu, lo=0.5, hi=1.0, hi_open=True)
     vm_max = voltage.number("vm_max_pu", default.vm_max_pu, lo=1.0, lo_open=True, hi=1.5)
     en_min = voltage.number("en50160_vm_min_pu", default.en50160_vm_min_pu, lo=0.5, hi=vm_min)
@@ -81,12 +95,18 @@ def criteria_from_dict(data: dict[str, Any], file: str = "<criteria>") -> Criter
         trafo_max_percent=loading.number("trafo_max_percent", default.trafo_max_percent, lo=0.0, lo_open=True),
         max_violation_minutes_per_year=violations.number("max_minutes_per_year",
                                                          default.max_violation_minutes_per_year, lo=0.0),
+        vuf_max_percent=vuf_max,
+        vuf_max_minutes_per_year=unbalance.number("max_minutes_per_year", default.vuf_max_minutes_per_year, lo=0.0),
     )
 
 
 def criteria_dict(criteria: Criteria) -> dict[str, Any]:
-    """The criteria as the TOML file's tables (for ``hosting.json`` and a copy next to the results)."""
+    """The criteria as the TOML file's tables (for ``hosting.json`` and a copy next to the results);
+    ``unbalance`` only when it is checked (so the criteria hash of a study without it is unchanged)."""
     values = asdict(criteria)
+    unbalance = ({"unbalance": {"vuf_max_percent": values["vuf_max_percent"],
+                                "max_minutes_per_year": values["vuf_max_minutes_per_year"]}}
+                 if criteria.vuf_max_percent is not None else {})
     return {
         "voltage": {"rule": values["voltage_rule"], "vm_min_pu": values["vm_min_pu"], "vm_max_pu": values["vm_max_pu"],
                     "en50160_share": values["en50160_share"], "en50160_vm_min_pu": values["en50160_vm_min_pu"],
@@ -94,4 +114,5 @@ def criteria_dict(criteria: Criteria) -> dict[str, Any]:
         "loading": {"line_max_percent": values["line_max_percent"],
                     "trafo_max_percent": values["trafo_max_percent"]},
         "violations": {"max_minutes_per_year": values["max_violation_minutes_per_year"]},
+        **unbalance,
     }
