@@ -31,8 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim import __version__
-from sim.results import KPI_KEYS
-from sim.study.runs import LEADING_COLUMNS, MIDDLE_COLUMNS, STATUS_FAILED, TRAILING_COLUMNS
+from sim.study.runs import LEADING_COLUMNS, MIDDLE_COLUMNS, STATUS_FAILED, SWEEP_KPI_KEYS, TRAILING_COLUMNS
 
 KPI_DIR = "kpis"
 RUNS_DIR = "runs"
@@ -48,7 +47,7 @@ FIXED_TYPES: dict[str, pa.DataType] = {
     "seed": pa.int64(), "status": pa.string(), "error": pa.string(),
     "wall_time_s": pa.float64(), "worker": pa.string(),
 }
-COUNT_KPIS = ("n_sessions",)
+COUNT_KPIS = ("n_sessions", "vuf_max_bus")
 
 
 def column_kind(values: Iterable[Any]) -> str:
@@ -67,11 +66,11 @@ def column_kind(values: Iterable[Any]) -> str:
 
 def row_schema(param_kinds: Mapping[str, str]) -> pa.Schema:
     """run_key, variant, variant_hash, one column per swept key, seed, status, error, every KPI
-    (``sim.results.KPI_KEYS``), wall_time_s, worker."""
+    (``SWEEP_KPI_KEYS``), wall_time_s, worker."""
     fields = [pa.field(name, FIXED_TYPES[name]) for name in LEADING_COLUMNS]
     fields += [pa.field(key, ARROW_TYPES[kind]) for key, kind in param_kinds.items()]
     fields += [pa.field(name, FIXED_TYPES[name]) for name in MIDDLE_COLUMNS]
-    fields += [pa.field(key, pa.int64() if key in COUNT_KPIS else pa.float64()) for key in KPI_KEYS]
+    fields += [pa.field(key, pa.int64() if key in COUNT_KPIS else pa.float64()) for key in SWEEP_KPI_KEYS]
     fields += [pa.field(name, FIXED_TYPES[name]) for name in TRAILING_COLUMNS]
     return pa.schema(fields)
 

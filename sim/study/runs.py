@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.results import KPI_KEYS, Results
+from sim.results import KPI_KEYS, UNBALANCE_KPI_KEYS, Results
 from sim.scenario import Scenario, scenario_from_dict, scenario_hash
 from sim.scenario.overrides import apply_values
 
@@ -37,6 +37,9 @@ STATUS_FAILED = "failed"
 LEADING_COLUMNS = ("run_key", "variant", "variant_hash")
 MIDDLE_COLUMNS = ("seed", "status", "error")
 TRAILING_COLUMNS = ("wall_time_s", "worker")
+SWEEP_KPI_KEYS = KPI_KEYS + tuple(key for key in UNBALANCE_KPI_KEYS if key != "vuf_max_time")
+"""The KPI columns of a sweep row: every run's KPIs, then the unbalanced runs' (empty in a balanced
+sweep); the time of the worst unbalance stays in each run's own summary."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def make_row(spec: RunSpec, kpis: Mapping[str, Any], status: str, error: str | N
     row: dict[str, Any] = {"run_key": spec.run_key, "variant": spec.variant, "variant_hash": spec.variant_hash}
     row.update(spec.params)
     row.update(seed=spec.seed, status=status, error=error)
-    row.update({key: kpis.get(key) for key in KPI_KEYS})
+    row.update({key: kpis.get(key) for key in SWEEP_KPI_KEYS})
     row.update(wall_time_s=round(float(wall_time_s), 3), worker=worker)
     return row
 
