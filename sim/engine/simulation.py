@@ -47,6 +47,7 @@ from sim.grid import (
     place_chargers,
 )
 from sim.grid.sensitivity import GridLinearisation
+from sim.grid.sensitivity3ph import PhaseLinearisation
 from sim.results import Recorder, Results
 from sim.scenario import Scenario, load_scenario, scenario_hash
 from sim.scenario.sessions import SessionSet, build_sessions
@@ -96,7 +97,7 @@ class Simulation:
         self.n_lookahead_solves = 0
         self._site_step: tuple[int, tuple[float, Constraints, Forecast]] | None = None
 
-    def _linearisation(self, scenario: Scenario) -> GridLinearisation | None:
+    def _linearisation(self, scenario: Scenario) -> GridLinearisation | PhaseLinearisation | None:
         """Sensitivities for grid-reading strategies; None where the network has elements the
         current-injection model cannot describe (a strategy that needs them then says so)."""
         try:
@@ -170,7 +171,8 @@ class Simulation:
         grid = self.loadflow.solve(step, float(self.setup.tick_s[step]), base.load_p_kw[step], base.load_q_kvar[step],
                                    base.sgen_p_kw[step], p_now_kw)
         self.n_lookahead_solves += 1
-        sensitivity = self.linearisation.at(grid) if self.linearisation is not None and grid.va_degree is not None else None
+        has_angles = grid.va_degree is not None or grid.va_phase_degree is not None  # balanced or per phase
+        sensitivity = self.linearisation.at(grid) if self.linearisation is not None and has_angles else None
         return replace(grid, charger_p_kw=p_now_kw, sensitivity=sensitivity)
 
     def _close_tick(self, step: int) -> None:
@@ -244,6 +246,8 @@ class Simulation:
             "session_source": setup.sessions.source,
             "grid": describe_grid(sc),
             "loadflow": sc.grid.loadflow,
+            "vm_band_pu": sc.grid.vm_band_pu,
+            "vuf_limit_percent": sc.grid.vuf_limit_percent,
             "loadflow_deferred": self.defer_loadflow,
             "loadflow_fallbacks": int(getattr(self.loadflow, "n_fallbacks", 0)),
             "loadflow_lookahead_solves": self.n_lookahead_solves,

@@ -300,7 +300,9 @@ class Recorder:
             vm_band_pu=list(vm_band),
             kpis=compute_kpis(timeseries, sessions, self.period_s, (vm_band[0], vm_band[1])),
         )
-        if phases is not None:
+        if phases is None:
+            summary.pop("vuf_limit_percent", None)  # a balanced run has no unbalance to judge
+        else:
             vuf_limit = float(meta.get("vuf_limit_percent", VUF_LIMIT_PERCENT))
             summary[PER_PHASE_KEY] = True
             summary["vuf_limit_percent"] = vuf_limit

@@ -70,6 +70,10 @@ def _grid(grid: GridSpec, base_dir: Path) -> dict[str, Any]:
     if grid.file is not None:
         out["file"] = _path(grid.file, base_dir)
     out["loadflow"] = grid.loadflow
+    if grid.vm_band_pu != (0.9, 1.1):  # only when set: scenario hashes of older files stay as they were
+        out["vm_band_pu"] = [_number(v) for v in grid.vm_band_pu]
+    if grid.vuf_limit_percent != 2.0:
+        out["vuf_limit_percent"] = _number(grid.vuf_limit_percent)
     out["base_load"] = {"profile": grid.base_load.profile, "scale": _number(grid.base_load.scale)}
     if grid.base_load.peak_kw is not None:
         out["base_load"]["peak_kw"] = _number(grid.base_load.peak_kw)

@@ -19,7 +19,7 @@ ANY: Any = "<any key>"
 ROOT_KEYS = ("name", "description", "simulation", "grid", "site", "chargers", "fleet", "battery", "strategy",
              "tariff")
 SIMULATION_KEYS = ("start", "duration", "control_period_s", "seed")
-GRID_KEYS = ("network", "simbench", "file", "loadflow", "base_load", "pv")
+GRID_KEYS = ("network", "simbench", "file", "loadflow", "base_load", "pv", "vm_band_pu", "vuf_limit_percent")
 BASE_LOAD_KEYS = ("profile", "scale", "peak_kw")
 PV_KEYS = ("share", "kwp")
 CHARGER_EXPLICIT_KEYS = ("id", "bus")

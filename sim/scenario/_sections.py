@@ -139,7 +139,24 @@ def _grid(t: Table, base_dir: Path) -> GridSpec:
         base_load=_base_load(t.table("base_load", required=False), is_simbench="simbench" in source),
         pv=_pv(pv_t) if pv_t is not None else None,
         loadflow=t.string("loadflow", "fast", choices=LOADFLOW_SOLVERS),
+        vm_band_pu=_vm_band(t),
+        vuf_limit_percent=t.number("vuf_limit_percent", 2.0, lo=0.0, lo_open=True, hi=100.0),
     )
+
+
+def _vm_band(t: Table) -> tuple[float, float]:
+    """``vm_band_pu = [low, high]``: two numbers with 0 < low < 1 < high (default EN 50160's 0.9, 1.1)."""
+    if not t.has("vm_band_pu"):
+        return (0.9, 1.1)
+    value = t.get("vm_band_pu")
+    expected = "two numbers [low, high] with 0 < low < 1 < high, e.g. [0.9, 1.1]"
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        raise t.error("vm_band_pu", "not a voltage band", value=value, expected=expected)
+    low, high = float(value[0]), float(value[1])
+    if not 0.0 < low < 1.0 < high:
+        raise t.error("vm_band_pu", "not a voltage band around 1 pu", value=value, expected=expected)
+    return (low, high)
 
 
 def _base_load(t: Table | None, *, is_simbench: bool) -> BaseLoadSpec:

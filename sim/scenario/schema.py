@@ -90,6 +90,8 @@ class GridSpec:
     base_load: BaseLoadSpec = field(default_factory=BaseLoadSpec)
     pv: PvSpec | None = None
     loadflow: str = "fast"  # "fast": fixed-point on pandapower's Ybus; "pandapower": runpp every tick
+    vm_band_pu: tuple[float, float] = (0.9, 1.1)  # the voltage band of the KPIs and the report (EN 50160)
+    vuf_limit_percent: float = 2.0  # the unbalance limit of an unbalanced run's KPIs (EN 50160)
 
 
 @dataclass(frozen=True)
