@@ -17,10 +17,11 @@ class GridSensitivity(Protocol):
     """Linear sensitivities of the feeder to charging power, at one load-flow solution.
 
     Rows are picked by position in the ``GridState`` arrays (``vm_pu``, ``line_loading_percent``,
-    ``trafo_loading_percent``); columns are the site's chargers in ``ChargerTable`` order. A positive
-    entry means "more charging at this charger raises this quantity" (charging usually lowers
-    voltages: negative ``dvm_dp`` entries). Exact to first order around the solution
-    (``GridState.charger_p_kw``); ``sim.grid.sensitivity`` explains the model.
+    ``trafo_loading_percent``; a sensitivity with ``phase_rows = True`` picks voltage rows of
+    ``vm_phase_pu.reshape(-1)``, bus b's phase k at 3 b + k); columns are the site's chargers in
+    ``ChargerTable`` order. A positive entry means "more charging at this charger raises this
+    quantity" (charging usually lowers voltages: negative ``dvm_dp`` entries). Exact to first order
+    around the solution (``GridState.charger_p_kw``); ``sim.grid.sensitivity`` explains the model.
     """
 
     def dvm_dp_pu_per_kw(self, bus_positions: I64) -> F64:
@@ -60,7 +61,10 @@ class GridState:
     causes) sees the worst phase; ``vm_min_pu``, ``vm_max_pu`` and ``vm_headroom_pu`` use every
     phase (a lightly loaded phase rises above the others when the neutral point shifts: only the
     phase values show that overvoltage). The loadings are the largest phase's, as pandapower's
-    ``res_line_3ph`` / ``res_trafo_3ph`` ``loading_percent``.
+    ``res_line_3ph`` / ``res_trafo_3ph`` ``loading_percent``. ``va_phase_degree`` (buses x 3) are the
+    phase angles where the solver gives them; with them a per-phase ``GridSensitivity``
+    (``sim.grid.sensitivity3ph``) has voltage rows per bus and phase: row ``3 b + phase`` is
+    ``vm_phase_pu[b, phase]``.
     """
 
     time_s: float
@@ -78,6 +82,7 @@ class GridState:
     vm0_pu: F64 | None = None
     line_i_phase_ka: F64 | None = None
     p_import_phase_kw: F64 | None = None
+    va_phase_degree: F64 | None = None  # buses x 3: the phase angles (``FastUnbalancedLoadFlow``), for a linearisation
 
     @property
     def _vm_all(self) -> F64:

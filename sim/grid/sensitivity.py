@@ -25,6 +25,7 @@ own admittance matrix once (``fast_model.build_model``) for a load flow that has
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +33,9 @@ from numpy.typing import NDArray
 from sim.domain import ChargerTable, GridState
 from sim.domain.grid_state import BranchKind
 from sim.grid.fast_model import BranchSet, FastModel, build_model, factors_solve
+
+if TYPE_CHECKING:
+    from sim.grid.sensitivity3ph import PhaseLinearisation
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -61,10 +65,16 @@ class GridLinearisation:
         self.n_chargers = len(chargers)
 
     @classmethod
-    def for_loadflow(cls, loadflow: object, chargers: ChargerTable) -> GridLinearisation:
+    def for_loadflow(cls, loadflow: object, chargers: ChargerTable) -> GridLinearisation | PhaseLinearisation:
         """From a ``FastLoadFlow`` (its model) or a ``PandapowerLoadFlow`` (pandapower's Ybus built
-        once from its net). Raises ``fast_model.UnsupportedNetworkError`` for a network the
+        once from its net); for an unbalanced load flow the per-phase ``PhaseLinearisation``
+        (``sim.grid.sensitivity3ph``). Raises ``fast_model.UnsupportedNetworkError`` for a network the
         current-injection model cannot describe (voltage-controlled generators, ...)."""
+        from sim.grid.sensitivity3ph import PhaseLinearisation
+        from sim.grid.unbalanced import FastUnbalancedLoadFlow, Pandapower3phLoadFlow
+
+        if isinstance(loadflow, FastUnbalancedLoadFlow | Pandapower3phLoadFlow):
+            return PhaseLinearisation.for_loadflow(loadflow, chargers)
         model = getattr(loadflow, "model", None)
         bus_ids: tuple[int, ...] = loadflow.bus_ids  # type: ignore[attr-defined]
         if model is None:
@@ -144,11 +154,7 @@ class GridLinearisation:
     @cached_property
     def feeder_pos_of_internal(self) -> I64:
         """For each internal bus, a feeder bus position mapped to it (-1: none, e.g. auxiliary buses)."""
-        first = np.full(self.model.n_bus, -1, dtype=np.int64)
-        pos = self.model.bus_pos
-        ok = np.flatnonzero(pos >= 0)[::-1]
-        first[pos[ok]] = ok  # the lowest feeder position wins
-        return first
+        return feeder_position_of_internal(self.model.bus_pos, self.model.n_bus)
 
     @cached_property
     def slack_voltage_of_internal(self) -> C128:
@@ -365,6 +371,14 @@ class Sensitivity:
         has = lin.column_of_charger >= 0
         out[:, has] = per_column[:, lin.column_of_charger[has]]
         return out
+
+
+def feeder_position_of_internal(bus_pos: I64, n_bus: int) -> I64:
+    """For each of ``n_bus`` internal buses, the lowest feeder bus position ``bus_pos`` maps to it (-1: none)."""
+    first = np.full(n_bus, -1, dtype=np.int64)
+    ok = np.flatnonzero(bus_pos >= 0)[::-1]
+    first[bus_pos[ok]] = ok  # the lowest feeder position wins
+    return first
 
 
 def _admittances(y: F64) -> tuple[C128, C128, C128, C128]:

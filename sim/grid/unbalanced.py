@@ -30,7 +30,7 @@ Both return the balanced ``GridState`` with its per-phase fields (``vm_phase_pu`
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandapower as pp
@@ -42,7 +42,13 @@ from sim.domain import ChargerTable, GridState
 from sim.errors import LoadFlowError
 from sim.grid.feeder import Feeder
 from sim.grid.loadflow import _column, _ColumnWriter
-from sim.grid.unbalanced_model import PHASES, SequenceModel, add_zero_sequence_defaults, build_sequence_model
+from sim.grid.unbalanced_model import (
+    PHASES,
+    SEQUENCE_TO_PHASE,
+    SequenceModel,
+    add_zero_sequence_defaults,
+    build_sequence_model,
+)
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -225,6 +231,7 @@ class Pandapower3phLoadFlow:
             vm0_pu=_read_only(v0),
             line_i_phase_ka=_read_only(lines[[f"i_{ph}_ka" for ph in PHASES]].to_numpy(dtype=float)),
             p_import_phase_kw=_read_only(p_phase),
+            va_phase_degree=_read_only(np.rad2deg(va)),
         )
 
     def _when(self, t_s: float) -> str:
@@ -375,9 +382,10 @@ class FastUnbalancedLoadFlow:
             return self.reference.solve_phases(step, t_s, *(a[0] for a in parts))
         self._warm = v
         out = _Results.allocate(1, len(self.bus_ids), len(self.line_ids), len(self.trafo_ids))
-        write_results(m, v, out, 0)
-        return UnbalancedBlockResult(self.bus_ids, self.line_ids, self.trafo_ids, np.array([float(t_s)]),
-                                     *_fields(out), its, np.zeros(1, bool)).state(0)
+        v_bus = write_results(m, v, out, 0)
+        state = UnbalancedBlockResult(self.bus_ids, self.line_ids, self.trafo_ids, np.array([float(t_s)]),
+                                      *_fields(out), its, np.zeros(1, bool)).state(0)
+        return replace(state, va_phase_degree=_read_only(phase_angles_degree(m, v_bus[..., 0])))
 
     def solve_block(self, load_p_kw: ArrayLike, load_q_kvar: ArrayLike, sgen_p_kw: ArrayLike,
                     charger_p_kw: ArrayLike, *, t_s: ArrayLike | None = None,
@@ -451,8 +459,9 @@ def fixed_point(model: SequenceModel, s: F64, v: F64, tolerance_pu: float, max_i
     return iterations
 
 
-def write_results(model: SequenceModel, v_kept: F64, out: _Results, start: int) -> None:
-    """Every result of the steps ``start ..`` (rows of ``out``) from the kept buses' V012 (3, 2, n_kept, T)."""
+def write_results(model: SequenceModel, v_kept: F64, out: _Results, start: int) -> F64:
+    """Every result of the steps ``start ..`` (rows of ``out``) from the kept buses' V012 (3, 2, n_kept, T);
+    returns every internal bus's V012 (3, 2, n_bus, T)."""
     n_t = v_kept.shape[3]
     stop = start + n_t
     v = np.empty((3, 2, model.n_bus, n_t))
@@ -482,6 +491,15 @@ def write_results(model: SequenceModel, v_kept: F64, out: _Results, start: int) 
     out.power[start:stop, :3] = power[0].T * scale
     out.power[start:stop, 3] = power[1].sum(axis=0) * scale
     out.losses[start:stop] = losses * scale
+    return v
+
+
+def phase_angles_degree(model: SequenceModel, v_bus: F64) -> F64:
+    """(n_feeder_bus, 3) phase angles (degrees) from one step's internal V012 (3, 2, n_bus); NaN for a
+    feeder bus outside the model. What a per-phase linearisation (``sensitivity3ph``) reads."""
+    v_abc = SEQUENCE_TO_PHASE @ (v_bus[:, 0] + 1j * v_bus[:, 1])  # (3, n_bus)
+    pos = model.bus_pos
+    return np.where((pos >= 0)[:, None], np.degrees(np.angle(v_abc[:, np.maximum(pos, 0)].T)), np.nan)
 
 
 def _fields(out: _Results) -> tuple[F64, ...]:

@@ -175,6 +175,8 @@ class SequenceModel:
     lines: PhaseBranches
     trafos: PhaseBranches
     s_kept: pf.Injector  # inputs (kW, kvar per phase) -> injections at row phase * n_kept + j
+    rhs_row: I64  # (3, n_kept): per sequence, kept bus j's current goes to this row of ``systems[q]``'s rhs
+    sol_row: I64  # (3, n_kept): ... and its voltage is this row of the solution (``sensitivity3ph``)
 
     @property
     def n_kept(self) -> int:
@@ -286,6 +288,8 @@ def build_sequence_model(
         trafos=_phase_branches(net, ppcis, yf, yt, "trafo", trafo_ids, base_mva),
         s_kept=pf.Injector(s_const, *_phase_rows(incidence_p, row_of_bus, order.size),
                            *_phase_rows(incidence_q, row_of_bus, order.size)),
+        rhs_row=np.stack(rhs_row),
+        sol_row=np.stack(sol_row),
     )
 
 

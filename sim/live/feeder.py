@@ -92,6 +92,6 @@ class LiveFeeder:
         grid: GridState = self._loadflow.solve(self._step, t_s, base.load_p_kw[0], base.load_q_kvar[0],
                                                base.sgen_p_kw[0], p_kw)
         self._step += 1
-        sensitivity = (self._linearisation.at(grid) if self._linearisation is not None and grid.va_degree is not None
-                       else None)
+        has_angles = grid.va_degree is not None or grid.va_phase_degree is not None  # balanced or per phase
+        sensitivity = self._linearisation.at(grid) if self._linearisation is not None and has_angles else None
         return replace(grid, charger_p_kw=p_kw, sensitivity=sensitivity)

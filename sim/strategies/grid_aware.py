@@ -16,7 +16,9 @@ with no charging gives ``b = 0`` (the sessions touching it pause). Only rows tha
 added: those whose element is closer to its limit than the largest change all chargers could make
 (``GridSensitivity.change_bounds``; for voltages the tighter ``vm_drop_bounds`` where offered).
 Charging lowers voltages, so only the lower voltage limit is a row; overvoltage from PV is relieved
-by charging, never caused.
+by charging, never caused. With an unbalanced load flow (``sim.grid.sensitivity3ph``) a voltage row is
+one phase of one bus and a loading row the largest phase's; there a single-phase charger also raises
+the other phases (the neutral point shifts), so every phase gets the upper limit ``vm_max_pu`` as well.
 
 The linear model neglects how the other loads' currents grow as voltage sags (a few per cent of a
 change, ``sim.grid.sensitivity``) and the curvature of the drop; ``margin_pu`` and
@@ -52,14 +54,18 @@ class GridAware:
 
     name: ClassVar[str] = NAME
     needs_grid_state: ClassVar[bool] = True  # reads view.grid and its sensitivities at every decision
-    PARAMS: ClassVar[tuple[str, ...]] = ("inner", "inner_params", "vm_min_pu", "max_line_loading_percent",
+    PARAMS: ClassVar[tuple[str, ...]] = ("inner", "inner_params", "vm_min_pu", "vm_max_pu", "max_line_loading_percent",
                                          "max_trafo_loading_percent", "margin_pu", "margin_percent")
 
     def __init__(self, inner: Strategy, *, vm_min_pu: float = 0.9, max_line_loading_percent: float = 100.0,
                  max_trafo_loading_percent: float = 100.0, margin_pu: float = 0.005,
-                 margin_percent: float = 2.0) -> None:
+                 margin_percent: float = 2.0, vm_max_pu: float = 1.1) -> None:
+        if not vm_max_pu > vm_min_pu:
+            raise StrategyError(f"strategy '{NAME}': parameter 'vm_max_pu' = {vm_max_pu} must be above "
+                                f"vm_min_pu = {vm_min_pu}", param="vm_max_pu")
         self.inner = inner
         self.vm_min_pu = vm_min_pu
+        self.vm_max_pu = vm_max_pu  # per-phase rows only (unbalanced): another phase's charging can raise a phase
         self.max_loading_percent: dict[BranchKind, float] = {
             "line": max_line_loading_percent, "trafo": max_trafo_loading_percent,
         }
@@ -79,6 +85,7 @@ class GridAware:
             max_trafo_loading_percent=p.number(NAME, params, "max_trafo_loading_percent", 100.0, minimum=1.0),
             margin_pu=p.number(NAME, params, "margin_pu", 0.005, minimum=0.0, maximum=0.1),
             margin_percent=p.number(NAME, params, "margin_percent", 2.0, minimum=0.0, maximum=50.0),
+            vm_max_pu=p.number(NAME, params, "vm_max_pu", 1.1, minimum=0.9, maximum=1.5),
         )
 
     def compute(self, view: SiteView) -> Setpoints:
@@ -120,7 +127,8 @@ class GridAware:
         last state: the decisions at plug events inside a tick share it."""
         last = self._last_rooms
         if last is None or last[0] is not grid:
-            last = (grid, Rooms.of(grid.vm_pu - (self.vm_min_pu + self.margin_pu),
+            vm_rows = grid.vm_phase_pu.reshape(-1) if _phase_rows(grid) else grid.vm_pu  # type: ignore[union-attr]
+            last = (grid, Rooms.of(vm_rows - (self.vm_min_pu + self.margin_pu),
                                    self.max_loading_percent["line"] - self.margin_percent - grid.line_loading_percent,
                                    self.max_loading_percent["trafo"] - self.margin_percent - grid.trafo_loading_percent))
             self._last_rooms = last
@@ -150,7 +158,17 @@ class GridAware:
             drop = -SENSITIVITY_FACTOR * sens.dvm_dp_pu_per_kw(buses)  # voltage lost per kW of charging
             keep = _can_bind(drop, room_pu[buses], p0_kw, max_kw)
             blocks.append((drop[keep], room_pu[buses][keep]))
-            names += [f"grid:bus#{k}:vm_min" for k in buses[keep]]
+            names += ([f"grid:bus#{k // 3}:L{k % 3 + 1}:vm_min" for k in buses[keep]] if _phase_rows(grid)
+                      else [f"grid:bus#{k}:vm_min" for k in buses[keep]])
+        if _phase_rows(grid):  # a phase raised by the neutral-point shift of charging on the others
+            assert grid.vm_phase_pu is not None
+            room_high = (self.vm_max_pu - self.margin_pu) - grid.vm_phase_pu.reshape(-1)
+            rows = np.flatnonzero(room_high <= sens.change_bounds(dp_kw)[0])  # NaN (isolated) never passes
+            if rows.size:
+                rise = SENSITIVITY_FACTOR * sens.dvm_dp_pu_per_kw(rows)
+                keep = _can_bind(rise, room_high[rows], p0_kw, max_kw)
+                blocks.append((rise[keep], room_high[rows][keep]))
+                names += [f"grid:bus#{k // 3}:L{k % 3 + 1}:vm_max" for k in rows[keep]]
         kinds: tuple[BranchKind, ...] = ("line", "trafo")
         for kind, rows in zip(kinds, rows_of, strict=True):
             if rows.size:
@@ -211,6 +229,12 @@ def _candidates(sens: GridSensitivity, room: Rooms, dp_kw: F64,
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+
+
+def _phase_rows(grid: GridState) -> bool:
+    """Whether the voltage rows are bus-phase pairs (an unbalanced load flow's ``sim.grid.sensitivity3ph``:
+    row 3 b + k is phase k of bus b, room from ``vm_phase_pu``) rather than buses."""
+    return grid.vm_phase_pu is not None and bool(getattr(grid.sensitivity, "phase_rows", False))
 
 
 def _can_bind(per_kw: F64, room: F64, p0_kw: F64, max_kw: F64) -> NDArray[np.bool_]:
