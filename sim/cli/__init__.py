@@ -14,11 +14,24 @@ import sys
 from collections.abc import Sequence
 
 from sim import __version__
-from sim.cli import chargers, compare, export, hosting, live, replay, report, run, sweep, validate
+from sim.cli import (
+    chargers,
+    compare,
+    export,
+    hash_password,
+    hosting,
+    live,
+    replay,
+    report,
+    run,
+    sweep,
+    token,
+    validate,
+)
 from sim.cli._common import EXIT_USER_ERROR
 from sim.errors import FeedertwinError
 
-COMMANDS = (run, compare, validate, sweep, hosting, report, live, chargers, export, replay)
+COMMANDS = (run, compare, validate, sweep, hosting, report, live, chargers, export, replay, hash_password, token)
 
 
 def _parser() -> argparse.ArgumentParser:

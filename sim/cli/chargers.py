@@ -4,6 +4,8 @@ The chargers and sessions are the ones ``feedertwin run`` simulates for the same
 ``sim.engine.build_setup``, same seed, same streams); they connect to ``--csms`` as
 ``<URL>/<charger id>``, boot, start and stop transactions, send meter values and obey the charging
 profiles they receive. ``--speed N`` runs their clock N times faster than real time.
+``--password-file`` and ``--cafile`` give them OCPP security profile 1 and 2 credentials (basic
+auth with user = charger id; the CA that signed a ``wss://`` server's certificate).
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the scenario's [simulation] start")
     p.add_argument("--stagger", type=float, default=0.0, metavar="SECONDS",
                    help="spread the connections over this many real seconds (default 0)")
+    p.add_argument("--password-file", metavar="FILE", default=None,
+                   help="basic-auth passwords (security profiles 1 and 2): one IDENTITY:PASSWORD per line, "
+                        "*:PASSWORD for every other charger; the user name is the charger id")
+    p.add_argument("--cafile", metavar="CA.pem", default=None,
+                   help="wss:// only: trust the server certificate signed by these CA certificates (PEM) "
+                        "instead of the system's")
     p.add_argument("--linger", action="store_true", help="stay connected after the last session (until Ctrl-C)")
     add_overrides(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log every connection and refusal (INFO)")
@@ -67,7 +75,10 @@ def fleet_from_scenario(scenario: Scenario, clock: SimClock, *, ocpp: str = "1.6
 
 
 def command(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from sim.live.chargepoint import ChargerConfig, SimClock, run_fleet, summarise
+    from sim.live.security import CredentialsError, client_ssl_context, password_for, read_password_file
     from sim.scenario import default_scenario_path, load_scenario
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -75,8 +86,14 @@ def command(args: argparse.Namespace) -> int:
     scenario = load_scenario(path, args.overrides)
     origin_s = scenario.simulation.start.timestamp() if args.clock == "scenario" else None
     clock = SimClock(args.speed, origin_s)
+    if args.cafile is not None and not args.csms.startswith("wss://"):
+        raise CredentialsError(f"--cafile {args.cafile}: only for a wss:// --csms URL; got {args.csms!r}")
+    ssl_context = client_ssl_context(args.cafile) if args.cafile is not None else None
+    passwords = read_password_file(args.password_file) if args.password_file is not None else {}
     fleet = fleet_from_scenario(scenario, clock, ocpp=args.ocpp,
-                                config=ChargerConfig(meter_interval_s=args.meter_interval))
+                                config=ChargerConfig(meter_interval_s=args.meter_interval, ssl_context=ssl_context))
+    for charger in fleet:
+        charger.config = replace(charger.config, password=password_for(passwords, charger.charger_id))
     n_sessions = sum(len(c.sessions) for c in fleet)
     duration_s = scenario.simulation.duration_s
     print(f"{len(fleet)} simulated chargers (OCPP {args.ocpp}), {n_sessions} sessions of scenario "

@@ -2,6 +2,9 @@
 
 Prints ``listening on ws://HOST:PORT/`` once the port is bound (``--listen HOST:0`` picks a free
 port, so scripts and tests read the real one from that line), then serves until SIGINT or SIGTERM.
+When the site file's ``[security]`` has a TLS certificate and key, a second port serves ``wss://``
+(``--listen-tls``, default 127.0.0.1:9443) and the next line is ``listening on wss://HOST:PORT/``;
+the ``--listen`` port stays plain ``ws://`` for profile 0 and 1 chargers (docs/live_security.md).
 Restarted on the same site file, it re-applies the events of the site's store and carries on.
 
 ``--speed N`` / ``--clock-start ISO`` (demos and tests only) run the app on a ``SimClock`` that
@@ -15,6 +18,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -25,6 +29,10 @@ if TYPE_CHECKING:
     from sim.live.clock import Clock
     from sim.live.proxy import UpstreamConfig
     from sim.live.site_file import LiveSite
+
+
+DEFAULT_TLS_LISTEN = ("127.0.0.1", 9443)
+"""Where ``wss://`` is served when the site has a TLS certificate and no ``--listen-tls`` is given."""
 
 
 def listen_address(text: str) -> tuple[str, int]:
@@ -75,6 +83,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="shadow: record only, never write to a charger; active: send charging profiles")
     live.add_argument("--listen", type=listen_address, default=("127.0.0.1", 9000), metavar="HOST:PORT",
                       help="where to accept chargers (default 127.0.0.1:9000; port 0 = any free port)")
+    live.add_argument("--listen-tls", type=listen_address, default=None, metavar="HOST:PORT",
+                      help="where to accept chargers over TLS (wss://) when the site file's [security] has tls_cert "
+                           "and tls_key (default 127.0.0.1:9443; port 0 = any free port)")
     live.add_argument("--call-timeout", type=positive_number("a number of seconds"), default=30.0, metavar="SECONDS",
                       help="how long to wait for a charger's reply to a call (default 30)")
     live.add_argument("--upstream", metavar="URL", default=None,
@@ -90,6 +101,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     live.add_argument("--clock-start", type=clock_start_s, default=None, metavar="ISO8601",
                       help="what the app's clock reads when it starts, e.g. a scenario's [simulation] start for "
                            "feedertwin chargers --clock scenario (demos and tests; default: now)")
+    live.add_argument("--api", type=listen_address, default=None, metavar="HOST:PORT",
+                      help="serve the REST API and live stream there, e.g. 127.0.0.1:8080 (default: no API; "
+                           "port 0 = any free port; docs/api.md)")
     live.add_argument("--verbose", "-v", action="store_true", help="log every event and call (INFO)")
     live.set_defaults(func=command)
 
@@ -98,6 +112,7 @@ def command(args: argparse.Namespace) -> int:
     from sim.live.site_file import load_site
 
     site = load_site(args.site)
+    ssl_context, tls_listen = _tls(site, args.listen_tls)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host, port = args.listen
@@ -107,8 +122,22 @@ def command(args: argparse.Namespace) -> int:
 
         upstream = UpstreamConfig(args.upstream, upstream_down=args.upstream_down)
     asyncio.run(_serve(site, args.mode, host, port, args.call_timeout, upstream=upstream,
-                       clock=make_clock(args.speed, args.clock_start)))
+                       clock=make_clock(args.speed, args.clock_start), ssl_context=ssl_context, tls_listen=tls_listen,
+                       api=args.api))
     return 0
+
+
+def _tls(site: LiveSite, listen_tls: tuple[str, int] | None) -> tuple[ssl.SSLContext | None, tuple[str, int]]:
+    """The TLS context of the site's ``[security]`` (``None`` without a certificate) and its address."""
+    from sim.live.security import server_ssl_context
+    from sim.live.server import ListenError
+
+    if site.security.tls is None:
+        if listen_tls is not None:
+            raise ListenError(f"--listen-tls {listen_tls[0]}:{listen_tls[1]}: the site file {site.file_label} has no "
+                              "TLS certificate; set [security] tls_cert and tls_key, or leave out --listen-tls")
+        return None, DEFAULT_TLS_LISTEN
+    return server_ssl_context(site.security.tls), listen_tls or DEFAULT_TLS_LISTEN
 
 
 def make_clock(speed: float, start_s: float | None) -> Clock:
@@ -121,7 +150,9 @@ def make_clock(speed: float, start_s: float | None) -> Clock:
 
 
 async def _serve(site: LiveSite, mode: str, host: str, port: int, call_timeout_s: float, *,
-                 upstream: UpstreamConfig | None = None, clock: Clock | None = None) -> None:
+                 upstream: UpstreamConfig | None = None, clock: Clock | None = None,
+                 ssl_context: ssl.SSLContext | None = None, tls_listen: tuple[str, int] = DEFAULT_TLS_LISTEN,
+                 api: tuple[str, int] | None = None) -> None:
     from sim.live.app import LiveApp
     from sim.live.clock import SimClock, WallClock
     from sim.live.meter import iso_utc
@@ -140,11 +171,26 @@ async def _serve(site: LiveSite, mode: str, host: str, port: int, call_timeout_s
         if site.path is not None:  # replay reads the site from the store
             record_site_file(store, site.path, app.now_s())
         server = LiveServer(app, host, port, upstream)
-        try:
-            await server.start()
-        except OSError as error:
-            raise ListenError(f"--listen {host}:{port}: cannot listen there: {error.strerror or error}") from None
+        tls_server = None if ssl_context is None else LiveServer(app, *tls_listen, upstream, ssl_context=ssl_context)
+        for option, one in (("--listen", server), ("--listen-tls", tls_server)):
+            if one is None:
+                continue
+            try:
+                await one.start()
+            except OSError as error:
+                await server.close()
+                raise ListenError(f"{option} {one.host}:{one.port}: cannot listen there: "
+                                  f"{error.strerror or error}") from None
         print(f"listening on {server.url}", flush=True)
+        if tls_server is not None and ssl_context is not None:
+            print(f"listening on {tls_server.url} (TLS, {ssl_context.minimum_version.name} or newer)", flush=True)
+        api_server = None
+        if api is not None:  # the REST API, in this event loop (sim.api)
+            from sim.api import ApiServer
+
+            api_server = ApiServer(app, *api)
+            await api_server.start()
+            print(f"api on {api_server.url}", flush=True)
         print(f"mode {mode}, store {store.path}, control period {site.control.period_s:g} s", flush=True)
         if isinstance(clock, SimClock):
             print(f"clock: {clock.speed:g} x real time from {iso_utc(clock.origin_s)} (demos and tests only); "
@@ -157,4 +203,8 @@ async def _serve(site: LiveSite, mode: str, host: str, port: int, call_timeout_s
         finally:
             await ticks
             await server.close()
+            if tls_server is not None:
+                await tls_server.close()
+            if api_server is not None:
+                await api_server.close()
             await app.close()

@@ -21,6 +21,8 @@
   summary (lowest / highest voltage, highest line and transformer loading, import).
 - After a BootNotification: the capability read (a ``Capabilities`` event), then in active mode the
   controller's boot commands (the safe default profile).
+- ``operator`` (``sim.live.actions.Operator``): the operator's actions (mode switch, limits,
+  reservations, remote start / stop, reset), each audited in the store and published on the feed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 from sim.domain import GridState
 from sim.errors import LoadFlowError
+from sim.live.actions import Operator
 from sim.live.clock import Clock, as_clock
 from sim.live.controller import Controller, Decision, ProfileCommand, Reaction
 from sim.live.events import (
@@ -87,6 +90,7 @@ class LiveApp:
         # own messages are served in between instead of queueing behind the whole burst.
         self._calls_in_flight = asyncio.Semaphore(max_calls_in_flight)
         self._restore()
+        self.operator = Operator(self)  # the operator's actions (sim.live.actions); re-applies their limits
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -254,7 +258,10 @@ class LiveApp:
             outcome = CallOutcome("error", detail="the charger is not connected")
         else:  # the call's frame is sent after a commit that includes the command row (ChargerLink._send)
             async with self._calls_in_flight:
-                outcome = await link.request(command.action, command.payload)
+                if self.mode == "active":
+                    outcome = await link.request(command.action, command.payload)
+                else:  # an operator switched to shadow while this call waited for its slot
+                    outcome = CallOutcome("error", detail="not sent: the site switched to shadow mode")
         self.store.record_outcome(command_id, self.now_s(), outcome.outcome, outcome.detail or outcome.status)
         if self.feed.n_subscribers:
             self.feed.publish("command", self.now_s(), {

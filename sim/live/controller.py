@@ -11,6 +11,8 @@ each one's outcome back, and logs and stores every ``Reaction.message``.
   ``safe_limit_a``) at connector 0, the limit every session gets if feedertwin goes away. A charger
   with a session that ``decide`` meets without a boot (feedertwin restarted and the charger only
   reconnected) is booted there, without capabilities, and gets the safe default with its first limit.
+- ``on_activate(connected)``: an operator switched shadow to active: the safe default for the
+  connected chargers that have none in force.
 - ``on_outcome(command, outcome)``: ``accepted`` records the limit as in force; ``error`` (any other
   CALLERROR) leaves it to be retried at a later tick; ``rejected``, ``not_supported``,
   ``not_implemented`` or ``timeout`` mark what the charger does not take and return the fallback.
@@ -159,6 +161,18 @@ class Controller:
         commands = self._default_commands(link, self._safe_limit_a(charger), "boot: safe default")
         return Reaction(tuple(commands), f"charger '{charger_id}' booted ({ocpp_version}): safe default "
                                   f"{self._safe_limit_a(charger):g} A per phase")
+
+    def on_activate(self, connected: set[str]) -> tuple[ProfileCommand, ...]:
+        """Shadow -> active (an operator's switch): commands made in shadow mode were never sent, so
+        none is outstanding; the safe default for each connected, booted charger without one in force."""
+        commands: list[ProfileCommand] = []
+        for charger_id, link in self._links.items():
+            link.pending.clear()
+            has_default = any(purpose == TX_DEFAULT_PROFILE for purpose, _ in link.in_force)
+            if charger_id in connected and not has_default:
+                commands.extend(self._default_commands(link, self._safe_limit_a(link.charger),
+                                                       "mode switched to active: safe default"))
+        return tuple(commands)
 
     def _safe_limit_a(self, charger: Charger) -> float:
         safe = self.control.safe_limit_a

@@ -3,6 +3,12 @@
 - A charger connects to ``ws://HOST:PORT/<anything>/<identity>``; its identity is the last path
   segment (URL-decoded). A charger the site does not know is refused during the handshake with
   HTTP 404, unless the site accepts unknown chargers.
+- Security profiles 1 and 2 (``sim.live.security``): HTTP basic auth checked in the handshake, the
+  user name must be the identity; a refused charger gets HTTP 401 with ``WWW-Authenticate``, and the
+  reason goes to the site's log. A server made with an ``ssl_context`` serves ``wss://`` only; a
+  profile 2 charger is refused on a plain one. An unknown charger gets 404 as before on a site where
+  nobody needs credentials, and 401 when it presents credentials or some charger needs them (so a
+  404 cannot tell a prober which identities exist).
 - Subprotocol: the first of the charger's offers that feedertwin speaks (``ocpp2.0.1``,
   ``ocpp1.6``); a charger that offers none is taken as 1.6 (many real ones do); a charger that
   offers only others (``ocpp2.1``, ...) is refused with HTTP 400.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -33,6 +40,7 @@ from sim.live.ocpp16 import Ocpp16Link
 from sim.live.ocpp201 import Ocpp201Link
 from sim.live.proxy import UpstreamConfig, proxy_link
 from sim.live.rpc import ChargerLink
+from sim.live.security import WWW_AUTHENTICATE, refusal
 
 LOG = logging.getLogger("sim.live")
 
@@ -69,8 +77,9 @@ class LiveServer:
     """The websocket server in front of a ``LiveApp``: ``await start()``, then ``await close()``."""
 
     def __init__(self, app: LiveApp, host: str = "127.0.0.1", port: int = 0,
-                 upstream: UpstreamConfig | None = None) -> None:
+                 upstream: UpstreamConfig | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         self.app = app
+        self.ssl_context = ssl_context  # TLS (wss://) on this port; None: plain ws://
         self.upstream = upstream  # proxy mode (sim.live.proxy): each charger also gets a back office link
         self.host = host
         self.port = port
@@ -79,25 +88,37 @@ class LiveServer:
     async def start(self) -> tuple[str, int]:
         """Bind and start accepting; returns the bound ``(host, port)`` (port 0 picks a free one)."""
         self._server = await serve(self._handle, self.host, self.port, select_subprotocol=select_subprotocol,
-                                   process_request=self._check_identity, server_header="feedertwin")
+                                   process_request=self._check_identity, server_header="feedertwin",
+                                   ssl=self.ssl_context)
         sockname = next(iter(self._server.sockets)).getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
         return self.host, self.port
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
+        return f"{'wss' if self.ssl_context is not None else 'ws'}://{self.host}:{self.port}/"
 
-    def _check_identity(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _check_identity(self, connection: ServerConnection, request: Request) -> Response | None:
+        """The handshake check: a known (or accepted) identity with the credentials its security
+        profile asks for; ``None`` lets the handshake go on, a response refuses it."""
         charger_id = identity_of(request.path)
         if not charger_id:
             return connection.respond(HTTPStatus.NOT_FOUND, "no charger identity in the path: connect to "
                                       "ws://HOST:PORT/<identity>\n")
+        authorization = request.headers.get("Authorization")
+        security = self.app.site.security
         if not self.app.accepts(charger_id):
             self.app.log("warning", f"refused unknown charger {charger_id!r} (the site does not accept unknown "
                          "chargers)", charger_id)
             self.app.store.commit_soon()
+            if authorization is not None or security.any_secured:
+                return _unauthorized(connection)
             return connection.respond(HTTPStatus.NOT_FOUND, f"unknown charger {charger_id!r}\n")
+        reason = await refusal(security.of(charger_id), charger_id, authorization, tls=self.ssl_context is not None)
+        if reason is not None:
+            self.app.log("warning", f"refused charger {charger_id!r}: {reason}", charger_id)
+            self.app.store.commit_soon()
+            return _unauthorized(connection)
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
@@ -122,6 +143,13 @@ class LiveServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+
+def _unauthorized(connection: ServerConnection) -> Response:
+    """HTTP 401 asking for basic auth; one body whatever the reason (the log has the reason)."""
+    response = connection.respond(HTTPStatus.UNAUTHORIZED, "authentication failed\n")
+    response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return response
 
 
 async def _close_quietly(link: Any) -> None:

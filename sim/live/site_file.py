@@ -36,6 +36,12 @@ names the file, the key path, the value and what is valid. Format (``*`` = requi
     [tariff]                       # optional, as in a scenario (periods in time_zone's local time)
     [strategy]                     # optional, as in a scenario: name + parameters
     [grid]                         # optional: the feeder for the live load flow, as in a scenario
+    [security]                     # optional: OCPP security profiles (sim.live.security,
+    default_profile = 0            #   docs/live_security.md); a charger's own security_profile
+    tls_cert = "server.pem"        #   (0, 1, 2) and password_hash = "scrypt$..." go in its
+    tls_key = "server.key"         #   [[chargers]] entry; tls_min_version = "1.2" | "1.3"
+    [api]                          # optional: the REST API (feedertwin live --api HOST:PORT)
+    public = ["site", "chargers"]  #   sections readable without a token (API_SECTIONS), default none
 
 Unknown chargers join the root of the limits tree (a ``charger_prefix`` only expands over the
 listed chargers); placement rules (``place``) are for scenarios and are rejected here, as is
@@ -52,6 +58,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sim.domain import Charger, ChargerTable, Constraints, LimitNode, build_constraints
 from sim.errors import ScenarioError, StrategyError
+from sim.live.security import SecuritySpec, read_security
 from sim.scenario._chargers import _electrical, build_chargers
 from sim.scenario._keys import CHARGER_COMMON_KEYS
 from sim.scenario._reader import Table, type_name
@@ -63,9 +70,11 @@ from sim.scenario.schema import ChargerSpec, GridSpec, SiteSpec, StrategySpec, T
 from sim.strategies import Strategy, create
 
 ROOT_KEYS = ("name", "description", "store", "time_zone", "base_load_kw", "accept_unknown_chargers", "control",
-             "chargers", "unknown_chargers", "site", "tariff", "strategy", "grid")
+             "chargers", "unknown_chargers", "site", "tariff", "strategy", "grid", "security", "api")
 CONTROL_KEYS = ("period_s", "deadband_a", "min_send_interval_s", "safe_limit_a", "stack_level")
 UNKNOWN_CHARGER_KEYS = ("bus", *CHARGER_COMMON_KEYS)
+API_SECTIONS = ("site", "chargers", "sessions", "feeder", "setpoints", "decisions", "commands", "log", "stream")
+"""What ``[api] public`` may name: the API's read sections (``sim.api``, ``docs/api.md``)."""
 IEC_MIN_CURRENT_A = 6.0
 """The smallest current a charger may offer (IEC 61851-1 PWM): a limit is 0 (pause) or at least this."""
 
@@ -102,6 +111,8 @@ class LiveSite:
     unknown_charger: Charger | None = None
     grid: GridSpec | None = None
     description: str = ""
+    security: SecuritySpec = SecuritySpec()  # who must authenticate how (sim.live.security)
+    api_public: tuple[str, ...] = ()  # API sections readable without a token ([api] public)
 
     @property
     def file_label(self) -> str:
@@ -147,6 +158,8 @@ def site_from_dict(data: Any, path: str | Path | None = None) -> LiveSite:
     root = Table(label, "", data)
     root.check_keys(ROOT_KEYS)
     base_dir = file.parent if file is not None else Path.cwd()
+    security, without_security = read_security(root, base_dir)
+    root = Table(label, "", without_security)  # the charger readers below know only a scenario's keys
     chargers = ChargerTable(tuple(_charger(root, i, spec) for i, spec in enumerate(build_chargers(root))))
     site = build_site(root)
     grid_t = root.table("grid", required=False)
@@ -172,6 +185,8 @@ def site_from_dict(data: Any, path: str | Path | None = None) -> LiveSite:
         unknown_charger=_unknown_charger(root, accept),
         grid=_grid(grid_t, base_dir) if grid_t is not None else None,
         description=root.string("description", "", allow_empty=True),
+        security=security,
+        api_public=_api_public(root.table("api", required=False)),
     )
     live.make_strategy()  # parameters are checked now, not at the first tick
     return live
@@ -230,6 +245,18 @@ def _control(t: Table | None) -> ControlSpec:
         safe_limit_a=safe_a,
         stack_level=t.integer("stack_level", 1, lo=0),
     )
+
+
+def _api_public(t: Table | None) -> tuple[str, ...]:
+    if t is None:
+        return ()
+    t.check_keys(("public",))
+    names = t.array("public", required=False) or []
+    for name in names:
+        if name not in API_SECTIONS:
+            raise t.error("public", f"unknown API section {name!r}", value=name,
+                          expected=f"a list of {', '.join(API_SECTIONS)}")
+    return tuple(dict.fromkeys(names))
 
 
 def _time_zone(root: Table) -> tzinfo:

@@ -3,7 +3,8 @@
 What goes in: every websocket frame in and out (raw text), every event the handlers produce
 (``sim.live.events``, as JSON), every control decision (and how long its tick took) with its setpoints beside the measured
 currents, the live load flow's summary at each decision (sites with a feeder), every command sent to a
-charger with its outcome, and the log lines that explain
+charger with its outcome, every operator action (``audit``: who, what, on which target, how it ended;
+``sim.live.actions``), and the log lines that explain
 fallbacks.
 
 Durability rule (the one the server relies on): an incoming message is recorded and committed
@@ -35,7 +36,7 @@ import sqlite3
 import threading
 import typing
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,9 @@ CREATE TABLE IF NOT EXISTS commands (
 CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY, t_s REAL NOT NULL, level TEXT NOT NULL, charger_id TEXT,
     message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, t_s REAL NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+    parameters TEXT NOT NULL, outcome TEXT, detail TEXT);
 CREATE INDEX IF NOT EXISTS frames_by_charger ON frames (charger_id, id);
 CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, id);
 """
@@ -126,12 +130,13 @@ class LiveStore:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
             self._next_id = {table: int(self._db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
-                             for table in ("decisions", "commands")}
+                             for table in ("decisions", "commands", "audit")}
         except (sqlite3.Error, OSError) as error:
             raise StoreError(f"store {self.path}: cannot open it as a SQLite database: {error}") from None
         self._backlog: list[tuple[str, tuple[Any, ...]] | tuple[str, list[tuple[Any, ...]]]] = []
         self._lock = threading.Lock()  # one thread at a time on the connection
         self._writer: ThreadPoolExecutor | None = None  # started by the first group commit
+        self._last_job: Future[None] | None = None  # the batch handed to the writer last
         self._group: asyncio.Future[None] | None = None  # the commit scheduled for this loop turn
         self.n_commits = 0  # commits that wrote something (group commit shows as n_commits << frames)
 
@@ -193,6 +198,16 @@ class LiveStore:
         self._write("UPDATE commands SET outcome = ?, detail = ?, outcome_t_s = ? WHERE id = ?",
                     (outcome, detail, t_s, command_id))
 
+    def record_audit(self, t_s: float, who: str, action: str, target: str, parameters: Any) -> int:
+        """An operator's action (``sim.live.actions``), before its outcome is known; returns its id."""
+        audit_id = self._new_id("audit")
+        self._write("INSERT INTO audit (id, t_s, who, action, target, parameters) VALUES (?, ?, ?, ?, ?, ?)",
+                    (audit_id, t_s, who, action, target, json.dumps(to_jsonable(parameters))))
+        return audit_id
+
+    def record_audit_outcome(self, audit_id: int, outcome: str, detail: str | None) -> None:
+        self._write("UPDATE audit SET outcome = ?, detail = ? WHERE id = ?", (outcome, detail, audit_id))
+
     def record_log(self, t_s: float, level: str, message: str, charger_id: str | None = None) -> None:
         self._write("INSERT INTO log (t_s, level, charger_id, message) VALUES (?, ?, ?, ?)",
                     (t_s, level, charger_id, message))
@@ -200,9 +215,20 @@ class LiveStore:
     def commit(self) -> None:
         """Make everything recorded so far durable now, on this thread (a no-op when nothing is
         pending). Waits for a group commit in flight first: commits keep the recording order."""
+        self._wait_for_writer()
         batch, self._backlog = self._backlog, []
         with self._lock:
             self._flush(batch)
+
+    def _wait_for_writer(self) -> None:
+        """Block until the batches handed to the writer thread are written (it runs them in order,
+        so waiting for the last one is enough; its failure is reported to its group's callers)."""
+        job, self._last_job = self._last_job, None
+        if job is not None:
+            try:
+                job.result()
+            except Exception:  # noqa: BLE001 - reported through the group commit's future
+                pass
 
     def _flush(self, batch: list[Any]) -> None:
         """Write ``batch`` in one transaction (the caller holds the lock)."""
@@ -265,7 +291,8 @@ class LiveStore:
             return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
-        done = asyncio.get_running_loop().run_in_executor(self._writer, self._flush_locked, batch)
+        self._last_job = self._writer.submit(self._flush_locked, batch)
+        done = asyncio.wrap_future(self._last_job)
         done.add_done_callback(lambda finished: self._finish_group(group, finished))
 
     def _finish_group(self, group: asyncio.Future[None], finished: asyncio.Future[None]) -> None:
@@ -300,6 +327,13 @@ class LiveStore:
         rows = self._query("SELECT id, t_s, charger_id, action, payload, outcome, detail FROM commands ORDER BY id")
         return [{"id": r[0], "t_s": r[1], "charger_id": r[2], "action": r[3], "payload": json.loads(r[4]),
                  "outcome": r[5], "detail": r[6]} for r in rows]
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The operator's actions in order: ``id``, ``t_s``, ``who``, ``action``, ``target``,
+        ``parameters`` (JSON), ``outcome`` and ``detail`` (``None`` while a call is outstanding)."""
+        rows = self._query("SELECT id, t_s, who, action, target, parameters, outcome, detail FROM audit ORDER BY id")
+        return [{"id": r[0], "t_s": r[1], "who": r[2], "action": r[3], "target": r[4], "parameters": json.loads(r[5]),
+                 "outcome": r[6], "detail": r[7]} for r in rows]
 
     def decisions(self) -> list[dict[str, Any]]:
         rows = self._query("SELECT id, t_s, mode, data FROM decisions ORDER BY id")
@@ -378,6 +412,89 @@ def read_events(path: str | Path) -> list[LiveEvent]:
         return [event_from_json(kind, data) for kind, data in db.execute("SELECT kind, data FROM events ORDER BY id")]
     finally:
         db.close()
+
+
+# -- reading recent rows through a read-only connection (the API) --------------------------------
+# The API of a running site reads with its own ``open_read_only`` connection: a request never waits
+# for the live store's group commit (its lock is held through the fsync), and never blocks it.
+
+
+def read_event_rows(db: sqlite3.Connection, classes: Sequence[type], charger_id: str | None = None,
+                    min_id: int = 0) -> list[tuple[int, Any]]:
+    """``(id, event)`` of the events of these classes (of one charger, or all) from row ``min_id``
+    on, in the order they were recorded (the ``events_by_kind`` index: a recent window is cheap)."""
+    kinds = [cls.__name__ for cls in classes]
+    sql = f"SELECT id, kind, data FROM events WHERE kind IN ({', '.join('?' * len(kinds))}) AND id >= ?"
+    params: tuple[Any, ...] = (*kinds, min_id)
+    if charger_id is not None:
+        sql, params = sql + " AND charger_id = ?", (*params, charger_id)
+    return [(row_id, event_from_json(kind, data)) for row_id, kind, data in db.execute(sql + " ORDER BY id", params)]
+
+
+def read_latest_events(db: sqlite3.Connection, cls: type, charger_id: str | None = None, *,
+                       per_connector: bool = False) -> list[Any]:
+    """The latest event of class ``cls`` of each charger (or of each charger's connector), oldest
+    first: e.g. each connector's status now, without reading every status ever recorded."""
+    group = "charger_id, json_extract(data, '$.connector_id')" if per_connector else "charger_id"
+    where, params = ("kind = ? AND charger_id = ?", (cls.__name__, charger_id)) if charger_id is not None else (
+        "kind = ?", (cls.__name__,))
+    sql = (f"SELECT kind, data FROM events WHERE id IN (SELECT MAX(id) FROM events WHERE {where} GROUP BY {group}) "
+           "ORDER BY id")
+    return [event_from_json(kind, data) for kind, data in db.execute(sql, params)]
+
+
+def read_last_seen(db: sqlite3.Connection, charger_ids: Sequence[str]) -> dict[str, float]:
+    """When each charger last sent a frame (epoch s); chargers that never did are left out."""
+    seen = {}
+    for charger_id in charger_ids:  # the frames_by_charger index: one short backward walk each
+        row = db.execute("SELECT t_s FROM frames WHERE charger_id = ? AND direction = 'in' ORDER BY id DESC LIMIT 1",
+                         (charger_id,)).fetchone()
+        if row is not None:
+            seen[charger_id] = float(row[0])
+    return seen
+
+
+def read_recent_decisions(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
+    """The latest ``limit`` decisions, newest first: ``id``, ``t_s``, ``mode``, ``data`` (the
+    decision as recorded), ``setpoints`` (``(charger_id, setpoint_a, measured_a)`` rows) and
+    ``grid`` (the load flow's summary, or ``None``)."""
+    decisions = [{"id": r[0], "t_s": r[1], "mode": r[2], "data": json.loads(r[3]), "setpoints": [], "grid": None}
+                 for r in db.execute("SELECT id, t_s, mode, data FROM decisions ORDER BY id DESC LIMIT ?", (limit,))]
+    if decisions:
+        by_id = {d["id"]: d for d in decisions}
+        low = min(by_id)
+        for decision_id, charger_id, setpoint_a, measured_a in db.execute(
+                "SELECT decision_id, charger_id, setpoint_a, measured_a FROM setpoints WHERE decision_id >= ? "
+                "ORDER BY rowid", (low,)):
+            if decision_id in by_id:
+                by_id[decision_id]["setpoints"].append((charger_id, setpoint_a, measured_a))
+        for row in db.execute("SELECT decision_id, vm_min_pu, vm_max_pu, max_line_loading_percent, "
+                              "max_trafo_loading_percent, p_import_kw FROM grid_states WHERE decision_id >= ?", (low,)):
+            if row[0] in by_id:
+                by_id[row[0]]["grid"] = dict(zip(("vm_min_pu", "vm_max_pu", "max_line_loading_percent",
+                                                  "max_trafo_loading_percent", "p_import_kw"), row[1:], strict=True))
+    return decisions
+
+
+def read_recent_commands(db: sqlite3.Connection, limit: int, charger_id: str | None = None) -> list[dict[str, Any]]:
+    """The latest ``limit`` commands (of one charger, or all), newest first, with their outcome."""
+    sql = "SELECT id, t_s, charger_id, action, outcome, detail, outcome_t_s FROM commands"
+    params: tuple[Any, ...] = (limit,)
+    if charger_id is not None:
+        sql, params = sql + " WHERE charger_id = ?", (charger_id, limit)
+    rows = db.execute(sql + " ORDER BY id DESC LIMIT ?", params)
+    return [dict(zip(("id", "t_s", "charger_id", "action", "outcome", "detail", "outcome_t_s"), r, strict=True))
+            for r in rows]
+
+
+def read_recent_log(db: sqlite3.Connection, limit: int, levels: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The latest ``limit`` log lines (of these levels, or all), newest first."""
+    sql = "SELECT t_s, level, charger_id, message FROM log"
+    params: tuple[Any, ...] = ()
+    if levels:
+        sql, params = sql + f" WHERE level IN ({', '.join('?' * len(levels))})", tuple(levels)
+    rows = db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+    return [dict(zip(("t_s", "level", "charger_id", "message"), r, strict=True)) for r in rows]
 
 
 def record_site_file(store: LiveStore, site_path: str | Path, t_s: float) -> None:

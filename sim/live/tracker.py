@@ -23,6 +23,8 @@ what the engine gives it (``sim.engine.site_state``), so the same strategy objec
   vehicle that wants to resume, since the charger then reports ``SuspendedEVSE``).
 - ``constraints``: the site file's limits tree, with the ``import_kw`` row's limit set to the
   import limit minus the base load now, as ``SiteModel.constraints_at`` does in the simulator.
+- operator limits (``sim.live.actions``): a node's current limit replaces the file's in the tree;
+  a charger's limit is its ``max_current_a`` in the view's charger table.
 - ``base_load_kw``: the site file's value until ``set_base_load_kw`` (a site meter) replaces it.
 - ``forecast``: a persistence forecast (``Forecast`` says so for live mode): the base load now for
   every step, no PV, and the tariff's prices at each step; steps of 15 min (or the control period,
@@ -131,6 +133,8 @@ class LiveTracker:
         self._chargers: dict[str, _Charger] = {c.charger_id: _Charger(c) for c in site.chargers.chargers}
         self._table = site.chargers
         self._constraints: Constraints = site.constraints(self._table)
+        self._limits_site = site  # the site with the operator's node limits (set_node_limit_a)
+        self._charger_limit_a: dict[str, float] = {}  # the operator's charger limits (set_charger_limit_a)
         self._timebase = Timebase(datetime.fromtimestamp(0.0, UTC).astimezone(site.time_zone))
         self.base_load_kw = site.base_load_kw
 
@@ -233,9 +237,30 @@ class LiveTracker:
         if charger is None:
             return None
         state = self._chargers[charger_id] = _Charger(charger)
-        self._table = ChargerTable((*self._table.chargers, charger))
-        self._constraints = self.site.constraints(self._table)
+        self._rebuild()
         return state
+
+    # --- the operator's limits (sim.live.actions): the next view carries them ----------------------
+    def set_charger_limit_a(self, charger_id: str, max_current_a: float) -> None:
+        """A charger's maximum current per phase from now on (its rating: no operator limit). The
+        view's charger table carries it as the charger's ``max_current_a``, so every strategy, the
+        setpoint check and the profiles' clamp respect it; 0 pauses the charger's sessions."""
+        self._charger_limit_a[charger_id] = float(max_current_a)
+        self._rebuild()
+
+    def set_node_limit_a(self, node_id: str, max_current_a: float | None) -> None:
+        """A limits-tree node's per-phase current limit from now on (``None``: no current limit)."""
+        nodes = tuple(replace(n, max_current_a=max_current_a) if n.node_id == node_id else n
+                      for n in self._limits_site.limits)
+        self._limits_site = replace(self._limits_site, limits=nodes)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """The charger table (operator limits applied) and its constraints, after a change."""
+        self._table = ChargerTable(tuple(
+            replace(s.charger, max_current_a=self._charger_limit_a[cid]) if cid in self._charger_limit_a else s.charger
+            for cid, s in self._chargers.items()))
+        self._constraints = self._limits_site.constraints(self._table)
 
     def _status(self, state: _Charger, event: StatusChanged) -> tuple[str, ...]:
         cid = state.charger.charger_id

@@ -117,7 +117,7 @@ def test_capabilities_are_answered_in_both_versions() -> None:
     conf, got = run(scenario())
     keys = {k["key"]: k["value"] for k in conf.configuration_key}
     assert keys == {"ChargeProfileMaxStackLevel": "3", "ChargingScheduleAllowedChargingRateUnit": "Current",
-                    "SupportedFeatureProfiles": "Core,SmartCharging,RemoteTrigger"}
+                    "SupportedFeatureProfiles": "Core,SmartCharging,RemoteTrigger,Reservation"}
     assert conf.unknown_key == ["NoSuchKey"]
     assert [(r["attribute_status"], r.get("attribute_value")) for r in got.get_variable_result] == [
         ("Accepted", "A"), ("Accepted", "3"), ("Accepted", "10"), ("UnknownVariable", None),

@@ -108,3 +108,16 @@ def test_a_failed_group_commit_raises_in_every_waiter(tmp_path: Path, monkeypatc
 
     errors = asyncio.run(main())
     assert all(isinstance(e, StoreError) and "disk is full" in str(e) for e in errors), errors
+
+
+def test_a_reader_waits_for_a_batch_already_handed_to_the_writer(tmp_path: Path) -> None:
+    """A batch given to the writer thread but not yet written is still seen by a reader on the loop."""
+    async def main(k: int) -> int:
+        with LiveStore(tmp_path / f"store{k}.sqlite") as store:
+            store.record_frame(0.0, "CP1", "in", "[2]")
+            store.commit_soon()
+            await asyncio.sleep(0)  # the group commit starts: the batch is the writer's now
+            assert store._last_job is not None  # handed over (the case this test is about)
+            return len(store.frames())
+
+    assert [asyncio.run(main(k)) for k in range(20)] == [1] * 20

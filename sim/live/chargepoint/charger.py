@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
+import ssl
 import time
 import uuid
 from collections import deque
@@ -34,12 +36,14 @@ from typing import Any, Protocol
 from ocpp.exceptions import OCPPError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.headers import build_authorization_basic
 
 from sim.domain.sessions import Session
 from sim.live.chargepoint.clock import SimClock
 from sim.live.chargepoint.composite import composite_periods
 from sim.live.chargepoint.outbox import Outgoing, TxRecord
 from sim.live.chargepoint.profiles import ChargingProfile
+from sim.live.chargepoint.reservation import RESET_PLANS, Reservation, ResetPlan, reserve_status
 from sim.live.chargepoint.station import CONNECTOR_ID, MeterReading, Station
 
 LOG = logging.getLogger("sim.live.chargepoint")
@@ -64,6 +68,11 @@ class ChargerConfig:
     # library's jsonschema check: about half the fleet's CPU). Tests keep it on; a load benchmark
     # may turn it off, as a real charger's firmware does not run it (the CSMS still checks).
     validate_own_calls: bool = True
+    # OCPP security profiles 1 and 2 (docs/live_security.md): HTTP basic auth with user = the
+    # charger id and this password (None: no credentials), and the TLS context that checks the
+    # server of a wss:// URL (None: the system's trusted CAs)
+    password: str | None = field(default=None, repr=False)
+    ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         if self.ocpp_version not in OCPP_VERSIONS:
@@ -103,6 +112,7 @@ class LinkStats:
     calls_sent: int = 0
     call_errors: int = 0
     connects: int = 0
+    reboots: int = 0  # after a Reset
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # CSMS calls: (action, payload)
 
 
@@ -133,6 +143,14 @@ class SimulatedCharger:
         self._id_prefix = uuid.uuid4().hex[:8]  # message ids: a per-charger prefix and a counter
         self._message_ids = itertools.count(1)
         self._last_status = ""
+        # reservations, remote starts of the next session and resets (sim.live.chargepoint.reservation)
+        self.reservation: Reservation | None = None
+        self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason (RemoteReset after a Reset)
+        self._next_session: Session | None = None  # the driver waits for this vehicle (no vehicle plugged in)
+        self._waiting_tag: str | None = None  # a plugged-in vehicle's id tag that another's reservation holds off
+        self._reset_plan: ResetPlan | None = None  # a Reset for the driver to apply to the transaction
+        self._reset_when_idle = False  # 2.0.1 OnIdle during a transaction: reboot when it ends
+        self._reboot: bool | None = None  # a reboot is due; True: after the outbox is sent (graceful)
 
     # --- the driver ---------------------------------------------------------------------------
     async def drive(self) -> None:
@@ -145,24 +163,45 @@ class SimulatedCharger:
                     LOG.warning("%s: session %s is already over when the fleet starts; skipped",
                                 self.charger_id, session.session_id)
                     continue
-                await self.clock.sleep_until(arrival_s)
-                await self._play(session, max(arrival_s, self.station.last_t_s), departure_s)
+                self._next_session = session
+                remote_tag = await self._idle_until(arrival_s)
+                self._next_session = None
+                t_s = arrival_s if remote_tag is None else min(self.clock.now_s(), arrival_s)
+                await self._play(session, max(t_s, self.station.last_t_s), departure_s, remote_tag)
         finally:
             self.done.set()
             self._outbox_ready.set()
 
-    async def _play(self, session: Session, t_s: float, departure_s: float) -> None:
+    async def _idle_until(self, arrival_s: float) -> str | None:
+        """Wait, no vehicle plugged in, for the next arrival; a reservation expires meanwhile. Returns
+        the id tag of a remote start that brought the vehicle early (None: it arrives on time)."""
+        while True:
+            until_s = min(arrival_s, self._expiry_s())
+            woken = await self.clock.sleep_until(until_s, self.wake)
+            self._expire_reservation(self.clock.now_s() if woken else until_s)
+            if self._start_request is not None:
+                tag, self._start_request = self._start_request, None
+                return tag
+            if not woken and until_s >= arrival_s:
+                return None
+
+    async def _play(self, session: Session, t_s: float, departure_s: float, remote_tag: str | None = None) -> None:
         station, cfg = self.station, self.config
         station.plug_in(session, t_s)
         self._report_status(t_s)
-        self._begin_transaction(t_s, f"tag-{session.session_id}"[:20])
+        tag = remote_tag or f"tag-{session.session_id}"[:20]
+        self._expire_reservation(t_s)
+        if self._reserved_against(tag):
+            self._waiting_tag = tag  # plugged in; starts when the reservation ends (_handle_requests)
+        else:
+            self._begin_transaction(t_s, tag)
         next_meter_s = t_s + self.meter_interval_s
         while True:
             self._handle_requests(t_s)
             hold_s = min(departure_s, next_meter_s, t_s + cfg.update_interval_s)
             limit = station.update(t_s, hold_s)
             self._report_status(t_s)
-            until_s = min(hold_s, limit.next_change_s)
+            until_s = min(hold_s, limit.next_change_s, self._expiry_s())
             woken = await self.clock.sleep_until(until_s, self.wake)
             # never integrate past until_s: the power was set for that interval (a late driver catches up)
             t_s = max(min(self.clock.now_s(), until_s) if woken else until_s, station.last_t_s)
@@ -175,6 +214,7 @@ class SimulatedCharger:
                 break
         if self.tx is not None:
             self._end_transaction(departure_s, "EVDisconnected")
+        self._waiting_tag = None
         vehicle = station.unplug(departure_s)
         if vehicle is not None:
             self.delivered_kwh[session.session_id] = vehicle.delivered_kwh
@@ -186,6 +226,8 @@ class SimulatedCharger:
         n_in_session = sum(1 for tx in self.transactions if tx.session is vehicle.session)
         local_id = vehicle.session.session_id[:32] + (f"-{n_in_session + 1}" if n_in_session else "")
         tx = TxRecord(local_id, id_tag, vehicle.session, t_s)
+        if self.reservation is not None and self.reservation.id_tag == id_tag:  # the reservation is used
+            tx.reservation_id, self.reservation = self.reservation.reservation_id, None
         self.tx = tx
         self.transactions.append(tx)
         self.station.start_transaction(local_id, t_s)
@@ -203,22 +245,44 @@ class SimulatedCharger:
         self.tx = None
         for item in self.protocol.transaction_ended(tx, reading, reason):
             self.send(item)
+        if self._reset_when_idle:  # a 2.0.1 OnIdle reset waited for this
+            self._reset_when_idle = False
+            self._request_reboot(graceful=True)
 
     def _handle_requests(self, t_s: float) -> None:
         """Remote start / stop and refusals that handlers asked for, applied at the driver's time."""
         if self._stop_request and self.tx is not None:
             self._end_transaction(t_s, self._stop_reason)
         self._stop_request = False
+        plan, self._reset_plan = self._reset_plan, None
+        if plan is not None:
+            if self.tx is not None and plan.stop_reason is not None:
+                self._end_transaction(t_s, plan.stop_reason)
+            if plan.graceful:  # the stop goes out first, then the reboot
+                self._request_reboot(graceful=True)
+        self._expire_reservation(t_s)
+        if self._waiting_tag is not None and self.tx is None and not self._reserved_against(self._waiting_tag):
+            tag, self._waiting_tag = self._waiting_tag, None
+            self._begin_transaction(t_s, tag)
         if self._start_request is not None and self.tx is None and self.station.vehicle is not None:
+            self._waiting_tag = None
             self._begin_transaction(t_s, self._start_request)
         self._start_request = None
 
-    def _report_status(self, t_s: float) -> None:
+    def connector_status(self) -> str:
+        """The 1.6 connector status: the station's, ``Finishing`` after a transaction while the vehicle
+        is still plugged in, ``Reserved`` while a reservation holds a free connector."""
         status = self.station.status()
         vehicle = self.station.vehicle
         if status == "Preparing" and vehicle is not None and any(tx.session is vehicle.session
                                                                  for tx in self.transactions):
             status = "Finishing"  # the transaction ended, the vehicle is still plugged in
+        if status == "Available" and self.reservation is not None:
+            status = "Reserved"
+        return status
+
+    def _report_status(self, t_s: float) -> None:
+        status = self.connector_status()
         if status != self._last_status:
             if self.tx is not None:
                 item = self.protocol.charging_state(self.tx, t_s, status)
@@ -248,8 +312,12 @@ class SimulatedCharger:
         return now_s, periods
 
     def request_start(self, id_tag: str, profile: ChargingProfile | None = None) -> bool:
-        """A remote start: accepted when a vehicle is plugged in without a transaction."""
-        if self.station.vehicle is None or self.tx is not None or self._start_request is not None:
+        """A remote start: accepted when a vehicle is plugged in without a transaction, or when none
+        is and a session is still to come (its vehicle is taken to be there already: it plugs in now
+        and leaves at its scheduled departure); refused for a tag other than a reservation's."""
+        if self.tx is not None or self._start_request is not None or self._reserved_against(id_tag):
+            return False
+        if self.station.vehicle is None and self._next_session is None:
             return False
         self._start_request = id_tag
         self._pending_tx_profile = profile
@@ -263,6 +331,63 @@ class SimulatedCharger:
         self._stop_reason = reason
         self.wake.set()
         return True
+
+    def reserve(self, reservation_id: int, connector_id: int | None, id_tag: str, expiry_s: float | None) -> str:
+        """ReserveNow: ``Accepted``, ``Occupied`` or ``Rejected`` (``reservation.reserve_status``)."""
+        now_s = self.clock.now_s()
+        self._expire_reservation(now_s)
+        status = reserve_status(connector_id, expiry_s, now_s, reservation_id, self.reservation,
+                                self.station.vehicle is not None)
+        if status == "Accepted":
+            assert expiry_s is not None
+            self.reservation = Reservation(reservation_id, id_tag, expiry_s)
+            self._report_status(now_s)
+            self.wake.set()  # the driver now also waits for the expiry
+        return status
+
+    def cancel_reservation(self, reservation_id: int) -> bool:
+        if self.reservation is None or self.reservation.reservation_id != reservation_id:
+            return False
+        self.reservation = None
+        self._report_status(self.clock.now_s())
+        self.wake.set()  # a vehicle held off by the reservation may start now
+        return True
+
+    def reset_status(self, reset_type: str) -> str:
+        """The answer to a Reset: 2.0.1 ``OnIdle`` during a transaction is ``Scheduled``."""
+        return "Scheduled" if RESET_PLANS[reset_type].stop_reason is None and self.tx is not None else "Accepted"
+
+    def reset(self, reset_type: str) -> None:
+        """Apply an answered Reset (``reservation.RESET_PLANS``): reboot now, after the transaction
+        is stopped, or once it ends."""
+        plan = RESET_PLANS[reset_type]
+        if self.tx is None:
+            self._request_reboot(plan.graceful)
+        elif plan.stop_reason is None:
+            self._reset_when_idle = True
+        else:
+            self._reset_plan = plan  # the driver stops the transaction (and reboots, if graceful)
+            if not plan.graceful:
+                self._request_reboot(graceful=False)
+            self.wake.set()
+
+    def _request_reboot(self, graceful: bool) -> None:
+        """Have the link close the connection (after sending the outbox, if ``graceful``), reconnect
+        and boot again."""
+        self._reboot = graceful and self._reboot is not False
+        self.boot_reason = "RemoteReset"
+        self._outbox_ready.set()
+
+    def _expiry_s(self) -> float:
+        return self.reservation.expiry_s if self.reservation is not None else math.inf
+
+    def _expire_reservation(self, t_s: float) -> None:
+        if self.reservation is not None and t_s >= self.reservation.expiry_s:
+            self.reservation = None
+            self._report_status(t_s)
+
+    def _reserved_against(self, id_tag: str) -> bool:
+        return self.reservation is not None and self.reservation.id_tag != id_tag
 
     def deauthorize(self, tx: TxRecord) -> None:
         """The CSMS refused the id tag of a running transaction: stop it (reason DeAuthorized)."""
@@ -291,11 +416,16 @@ class SimulatedCharger:
 
     async def connect(self, csms_url: str, *, linger: bool = False) -> None:
         url = csms_url.rstrip("/") + "/" + self.charger_id
+        headers = (None if self.config.password is None
+                   else {"Authorization": build_authorization_basic(self.charger_id, self.config.password)})
+        tls: dict[str, Any] = ({"ssl": self.config.ssl_context}
+                               if url.startswith("wss://") and self.config.ssl_context is not None else {})
         failures = 0
         while True:
             try:
                 async with connect(url, subprotocols=[SUBPROTOCOL[self.config.ocpp_version]],  # type: ignore[list-item]
-                                   open_timeout=self.config.call_timeout_s, max_queue=64, compression=None) as ws:
+                                   open_timeout=self.config.call_timeout_s, max_queue=64, compression=None,
+                                   additional_headers=headers, **tls) as ws:
                     self.stats.connects += 1
                     failures = 0
                     if await self._session(self.protocol.charge_point(ws), linger):
@@ -350,13 +480,18 @@ class SimulatedCharger:
             if accepted:
                 break
             await asyncio.sleep(min(max(interval_s, 1.0), 10.0))
+        self.boot_reason = "PowerUp"
         t_s = self.clock.now_s()
-        self.outbox.appendleft(self.protocol.status(t_s, CONNECTOR_ID, self._last_status or self.station.status()))
+        self.outbox.appendleft(self.protocol.status(t_s, CONNECTOR_ID, self._last_status or self.connector_status()))
         self.outbox.appendleft(self.protocol.status(t_s, 0, "Available"))
-        self._last_status = self._last_status or self.station.status()
+        self._last_status = self._last_status or self.connector_status()
         self.booted.set()
         last_sent = time.monotonic()
         while True:
+            if self._reboot is not None and not (self._reboot and self.outbox):
+                self._reboot = None  # a Reset: close this connection; connect() reconnects and boots again
+                self.stats.reboots += 1
+                return False
             if not self.outbox:
                 if self.done.is_set() and not linger:
                     return True

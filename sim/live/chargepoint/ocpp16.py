@@ -8,7 +8,8 @@ Sends BootNotification, Heartbeat, StatusNotification, Authorize, StartTransacti
 Answers SetChargingProfile (``NotSupported`` CALLERROR when the charger has no SmartCharging
 profile, ``Rejected`` with the reason logged when ``ProfileSet.install`` refuses),
 ClearChargingProfile, GetCompositeSchedule, GetConfiguration, ChangeConfiguration,
-RemoteStart/StopTransaction and TriggerMessage. Every CSMS call is recorded in ``stats.received``.
+RemoteStart/StopTransaction, ReserveNow, CancelReservation, Reset (after its reply:
+``sim.live.chargepoint.reservation``) and TriggerMessage. Every CSMS call is recorded in ``stats.received``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 
 from sim.live.chargepoint.outbox import Outgoing, TxRecord
-from sim.live.chargepoint.profiles import ProfileError, iso, parse_profile_16
+from sim.live.chargepoint.profiles import ProfileError, epoch_s, iso, parse_profile_16
 from sim.live.chargepoint.station import CONNECTOR_ID, MeterReading
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ class Protocol16:
         return [
             Outgoing(lambda: call.Authorize(id_tag=tx.id_tag), authorized),
             Outgoing(lambda: call.StartTransaction(connector_id=CONNECTOR_ID, id_tag=tx.id_tag,
-                                                   meter_start=round(reading.energy_wh), timestamp=iso(reading.t_s)),
+                                                   meter_start=round(reading.energy_wh), timestamp=iso(reading.t_s),
+                                                   reservation_id=tx.reservation_id),
                      started),
         ]
 
@@ -122,8 +124,9 @@ class Protocol16:
         """GetConfiguration keys: key -> (value, readonly)."""
         caps = self.charger.station.profiles.caps
         keys = {
-            "SupportedFeatureProfiles": ("Core,SmartCharging,RemoteTrigger" if caps.enabled else "Core,RemoteTrigger",
-                                         True),
+            "SupportedFeatureProfiles": ("Core,SmartCharging,RemoteTrigger,Reservation" if caps.enabled
+                                         else "Core,RemoteTrigger,Reservation", True),
+            "ReserveConnectorZeroSupported": ("false", True),
             "NumberOfConnectors": (str(caps.connectors), True),
             "MeterValueSampleInterval": (str(round(self.charger.meter_interval_s)), False),
             "MeterValuesSampledData": (MEASURANDS, True),
@@ -227,6 +230,29 @@ class ChargePoint16(ChargePoint):  # type: ignore[misc]
         accepted = self.charger.request_stop(str(transaction_id))
         return call_result.RemoteStopTransaction(status="Accepted" if accepted else "Rejected")
 
+    @on("ReserveNow")
+    def on_reserve_now(self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int,
+                       **_: Any) -> Any:
+        self._received("ReserveNow", {"connector_id": connector_id, "expiry_date": expiry_date, "id_tag": id_tag,
+                                      "reservation_id": reservation_id})
+        status = self.charger.reserve(reservation_id, connector_id, id_tag, epoch_s(expiry_date))
+        return call_result.ReserveNow(status=status)
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> Any:
+        self._received("CancelReservation", {"reservation_id": reservation_id})
+        accepted = self.charger.cancel_reservation(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if accepted else "Rejected")
+
+    @on("Reset")
+    def on_reset(self, type: str, **_: Any) -> Any:  # noqa: A002
+        self._received("Reset", {"type": type})
+        return call_result.Reset(status=self.charger.reset_status(type))
+
+    @after("Reset")
+    def after_reset(self, type: str, **_: Any) -> None:  # noqa: A002
+        self.charger.reset(type)  # after the reply: the reboot closes the connection
+
     @on("TriggerMessage")
     def on_trigger_message(self, requested_message: str, connector_id: int | None = None, **_: Any) -> Any:
         self._received("TriggerMessage", {"requested_message": requested_message, "connector_id": connector_id})
@@ -238,7 +264,7 @@ class ChargePoint16(ChargePoint):  # type: ignore[misc]
         charger, protocol = self.charger, Protocol16(self.charger)
         t_s = charger.clock.now_s()
         if requested_message == "StatusNotification":
-            charger.send(protocol.status(t_s, connector_id or CONNECTOR_ID, charger.station.status()))
+            charger.send(protocol.status(t_s, connector_id or CONNECTOR_ID, charger.connector_status()))
         elif requested_message == "MeterValues":
             charger.send(protocol.meter(charger.tx, charger.station.latest_reading(t_s)))
         elif requested_message == "Heartbeat":

@@ -8,7 +8,8 @@ and energy of the session, as an ISO 15118 vehicle says them; ``send_charging_ne
 MeterValues outside transactions. The charger makes the transaction id: the session id.
 
 Answers SetChargingProfile, ClearChargingProfile, GetCompositeSchedule, GetVariables, SetVariables,
-RequestStart/StopTransaction and TriggerMessage. The variables it knows are in ``variables``
+RequestStart/StopTransaction, ReserveNow, CancelReservation, Reset (after its reply:
+``sim.live.chargepoint.reservation``) and TriggerMessage. The variables it knows are in ``variables``
 (SmartChargingCtrlr: Enabled, Available, RateUnit, ProfileStackLevel, PeriodsPerSchedule,
 Entries[ChargingProfiles]; SampledDataCtrlr.TxUpdatedInterval; OCPPCommCtrlr.HeartbeatInterval ...).
 """
@@ -24,7 +25,7 @@ from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 
 from sim.live.chargepoint.outbox import Outgoing, TxRecord
-from sim.live.chargepoint.profiles import MAX_PROFILE, ProfileError, iso, parse_profile_201
+from sim.live.chargepoint.profiles import MAX_PROFILE, ProfileError, epoch_s, iso, parse_profile_201
 from sim.live.chargepoint.station import CONNECTOR_ID, MeterReading
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ LOG = logging.getLogger("sim.live.chargepoint")
 EVSE = {"id": CONNECTOR_ID, "connectorId": CONNECTOR_ID}
 CHARGING_STATE = {"Charging": "Charging", "SuspendedEV": "SuspendedEV", "SuspendedEVSE": "SuspendedEVSE",
                   "Preparing": "EVConnected", "Finishing": "EVConnected"}
-TRIGGER_OF_REASON = {"EVDisconnected": "EVCommunicationLost", "Remote": "RemoteStop", "DeAuthorized": "Deauthorized"}
+TRIGGER_OF_REASON = {"EVDisconnected": "EVCommunicationLost", "Remote": "RemoteStop", "DeAuthorized": "Deauthorized",
+                     "ImmediateReset": "ResetCommand"}
 
 
 def sampled_values(reading: MeterReading, context: str = "Sample.Periodic") -> list[dict[str, Any]]:
@@ -75,7 +77,7 @@ class Protocol201:
         cfg = self.charger.config
         station = {"model": cfg.model, "vendorName": cfg.vendor, "serialNumber": self.charger.charger_id[:25],
                    "firmwareVersion": "feedertwin-sim"}
-        return call.BootNotification(charging_station=station, reason="PowerUp")
+        return call.BootNotification(charging_station=station, reason=self.charger.boot_reason)
 
     def heartbeat(self) -> Any:
         return call.Heartbeat()
@@ -86,7 +88,7 @@ class Protocol201:
     def status(self, t_s: float, connector_id: int, status: str) -> Outgoing:
         if connector_id == 0:  # 2.0.1 reports connectors only
             return Outgoing(lambda: None)
-        connector_status = "Available" if status == "Available" else "Occupied"
+        connector_status = status if status in ("Available", "Reserved") else "Occupied"
         if connector_status == self._connector_status:
             return Outgoing(lambda: None)
         self._connector_status = connector_status
@@ -117,7 +119,8 @@ class Protocol201:
         items = [
             Outgoing(lambda: call.Authorize(id_token=token), self._check_token(tx)),
             self._event(tx, "Started", "Authorized", reading.t_s, "EVConnected",
-                        _meter_value(reading, "Transaction.Begin"), evse=EVSE, id_token=token),
+                        _meter_value(reading, "Transaction.Begin"), evse=EVSE, id_token=token,
+                        reservation_id=tx.reservation_id),
         ]
         if self.charger.config.send_charging_needs:
             items.append(Outgoing(lambda: call.NotifyEVChargingNeeds(charging_needs=self._needs(tx),
@@ -283,6 +286,32 @@ class ChargePoint201(ChargePoint):  # type: ignore[misc]
         ok = self.charger.request_stop(transaction_id)
         return call_result.RequestStopTransaction(status="Accepted" if ok else "Rejected")
 
+    @on("ReserveNow")
+    def on_reserve_now(self, id: int, expiry_date_time: str, id_token: dict[str, Any],  # noqa: A002
+                       evse_id: int | None = None, **_: Any) -> Any:
+        self._received("ReserveNow", {"id": id, "expiry_date_time": expiry_date_time, "id_token": id_token,
+                                      "evse_id": evse_id})
+        status = self.charger.reserve(id, evse_id, str(id_token["id_token"]), epoch_s(expiry_date_time))
+        return call_result.ReserveNow(status=status)
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> Any:
+        self._received("CancelReservation", {"reservation_id": reservation_id})
+        accepted = self.charger.cancel_reservation(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if accepted else "Rejected")
+
+    @on("Reset")
+    def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> Any:  # noqa: A002
+        self._received("Reset", {"type": type, "evse_id": evse_id})
+        if evse_id is not None:  # resetting one EVSE is not supported (the whole station resets)
+            return call_result.Reset(status="Rejected")
+        return call_result.Reset(status=self.charger.reset_status(type))
+
+    @after("Reset")
+    def after_reset(self, type: str, evse_id: int | None = None, **_: Any) -> None:  # noqa: A002
+        if evse_id is None:
+            self.charger.reset(type)  # after the reply: the reboot closes the connection
+
     @on("TriggerMessage")
     def on_trigger_message(self, requested_message: str, evse: dict[str, Any] | None = None, **_: Any) -> Any:
         self._received("TriggerMessage", {"requested_message": requested_message, "evse": evse})
@@ -294,7 +323,7 @@ class ChargePoint201(ChargePoint):  # type: ignore[misc]
         charger, protocol = self.charger, Protocol201(self.charger)
         t_s = charger.clock.now_s()
         if requested_message == "StatusNotification":
-            charger.send(protocol.status(t_s, CONNECTOR_ID, charger.station.status()))
+            charger.send(protocol.status(t_s, CONNECTOR_ID, charger.connector_status()))
         elif requested_message == "MeterValues":
             value = _meter_value(charger.station.latest_reading(t_s), "Trigger")
             charger.send(Outgoing(lambda: call.MeterValues(evse_id=CONNECTOR_ID, meter_value=value)))

@@ -19,6 +19,7 @@ class TxRecord:
     start_s: float
     csms_id: str | None = None  # 1.6: StartTransaction.conf transactionId; 2.0.1: = local_id
     seq_no: int = 0  # 2.0.1 TransactionEvent seqNo
+    reservation_id: int | None = None  # the reservation this transaction used (its id tag's)
 
     def next_seq(self) -> int:
         self.seq_no += 1
