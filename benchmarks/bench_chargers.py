@@ -4,9 +4,12 @@
                                         [--mode active|shadow] [--csms ws://HOST:PORT/]
 
 Without ``--csms`` it starts ``feedertwin live`` on a free port with a site file naming the chargers:
-ten groups of 100 chargers, each group below a 400 A feeder limit, all below a 3,000 A site fuse,
-so ``edf`` has to share current every control tick (period 30 s); in active mode (the default) it
-sends charging profiles, which the chargers obey. Every charger runs one long session at real
+ten groups of 100 chargers (16 A each), each group below a 1,000 A feeder limit, all below a
+10,000 A site fuse, so ``equal_share`` gives every charger 10 A (control period 30 s); in active
+mode (the default) it sends charging profiles, which the chargers obey. Halfway through the window
+the operator lowers the site fuse to 8,000 A over the REST API (a control token made with
+``feedertwin token create``): the next tick sends all 1,000 chargers a new 8 A profile, the burst a
+large site sees when a limit moves, and its round trips are in the numbers. Every charger runs one long session at real
 speed, sending meter values every ``--meter-interval`` seconds (the arrivals are spread over one
 interval, so the chargers do not all send at the same instant). After all have connected and one
 meter interval has passed, it measures for ``--seconds``:
@@ -32,7 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import urllib.request
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +59,9 @@ def cpu_s(pid: int) -> float:
 
 
 GROUP_SIZE = 100
-GROUP_LIMIT_A = 400.0
-SITE_FUSE_A = 3000.0
+GROUP_LIMIT_A = 1000.0
+SITE_FUSE_A = 10000.0
+LOWERED_FUSE_A = 8000.0
 
 
 def site_file(directory: Path, n: int) -> Path:
@@ -67,7 +73,7 @@ def site_file(directory: Path, n: int) -> Path:
     path = directory / "site.toml"
     path.write_text(f'name = "bench"\nstore = "{(directory / "store.sqlite").as_posix()}"\n'
                     f'accept_unknown_chargers = false\n\n[control]\nperiod_s = 30\n\n'
-                    f'[strategy]\nname = "edf"\n{chargers}\n[site]\n\n[[site.limits]]\nid = "fuse"\n'
+                    f'[strategy]\nname = "equal_share"\n{chargers}\n[site]\n\n[[site.limits]]\nid = "fuse"\n'
                     f'max_current_a = {SITE_FUSE_A:g}\n{groups}')
     return path
 
@@ -106,20 +112,43 @@ def server_side_ms(frames: list[tuple[float, str, str, str]]) -> np.ndarray:
     return np.array(waits_ms)
 
 
-def start_live(directory: Path, n: int, mode: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "sim", "live", str(site_file(directory, n)), "--mode", mode,
-                                "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+def control_token(site: Path) -> str:
+    """A control-scope API token for the bench site (``feedertwin token create``)."""
+    done = subprocess.run([sys.executable, "-m", "sim", "token", "create", str(site), "--scope", "control",
+                           "--name", "bench"], capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()[0].strip()
+
+
+def lower_fuse(api_url: str, token: str) -> None:
+    """The operator's action: the site fuse down to ``LOWERED_FUSE_A`` (PUT /api/v1/site/limits/fuse)."""
+    request = urllib.request.Request(f"{api_url.rstrip('/')}/api/v1/site/limits/fuse", method="PUT",
+                                     data=json.dumps({"max_current_a": LOWERED_FUSE_A}).encode(),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        print(f"operator: site fuse {SITE_FUSE_A:g} A -> {LOWERED_FUSE_A:g} A over the API ({response.status})",
+              flush=True)
+
+
+def start_live(directory: Path, n: int, mode: str) -> tuple[subprocess.Popen[str], str, str]:
+    """``feedertwin live`` on free ports; its charger URL and its API URL."""
+    site = site_file(directory, n)
+    process = subprocess.Popen([sys.executable, "-m", "sim", "live", str(site), "--mode", mode,
+                                "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"], stdout=subprocess.PIPE,
                                stderr=(directory / "live.log").open("w"), text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line.startswith("listening on"):
         raise SystemExit(f"feedertwin live did not start: {line!r}; see {directory / 'live.log'}")
-    return process, line.split()[-1]
+    api_line = process.stdout.readline()
+    if not api_line.startswith("api on"):
+        raise SystemExit(f"feedertwin live did not start its API: {api_line!r}; see {directory / 'live.log'}")
+    return process, line.split()[-1], api_line.split()[-1]
 
 
 async def measure(fleet: list[SimulatedCharger], url: str, seconds: float, meter_s: float,
-                  live_pid: int | None) -> float:
-    """Run the fleet, measure the window; returns the window's start (epoch seconds)."""
+                  live_pid: int | None, halfway: Callable[[], None] | None = None) -> tuple[float, float]:
+    """Run the fleet, measure the window (``halfway`` runs in its middle, in a thread); returns the
+    window's start and middle (epoch seconds)."""
     task = asyncio.create_task(run_fleet(fleet, url, stagger_s=min(10.0, len(fleet) / 100)))
     started = time.perf_counter()
     while not all(c.booted.is_set() for c in fleet):
@@ -132,8 +161,22 @@ async def measure(fleet: list[SimulatedCharger], url: str, seconds: float, meter
     calls0 = [len(c.stats.round_trip_s) for c in fleet]
     window_start_s = time.time()
     cpu0, live_cpu0, t0 = cpu_s(me), cpu_s(live_pid) if live_pid else 0.0, time.perf_counter()
-    await asyncio.sleep(seconds)
+    calls_half, halfway_s = calls0, window_start_s + seconds / 2
+    if halfway is None:
+        await asyncio.sleep(seconds)
+    else:
+        await asyncio.sleep(seconds / 2)
+        calls_half, halfway_s = [len(c.stats.round_trip_s) for c in fleet], time.time()
+        await asyncio.to_thread(halfway)
+        await asyncio.sleep(max(0.0, seconds - (time.perf_counter() - t0)))
     wall_s = time.perf_counter() - t0
+    if halfway is not None:  # the two halves apart: steady meter values, then the burst of profiles
+        for label, start, stop in (("first half (steady)", calls0, calls_half),
+                                   ("second half (with the burst)", calls_half, None)):
+            part = np.concatenate([np.asarray(c.stats.round_trip_s[a:(b if b is not None else None)])
+                                   for c, a, b in zip(fleet, start, stop or [None] * len(fleet), strict=True)])
+            print(f"  {label}: {part.size} calls, round trip p50 {np.percentile(part, 50) * 1000:.1f} ms, "
+                  f"p99 {np.percentile(part, 99) * 1000:.1f} ms, max {part.max() * 1000:.1f} ms")
     round_trips = np.concatenate([np.asarray(c.stats.round_trip_s[k:]) for c, k in zip(fleet, calls0, strict=True)])
     print(f"window {wall_s:.1f} s: {len(round_trips)} calls ({len(round_trips) / wall_s:.0f}/s), "
           f"{sum(c.stats.call_errors for c in fleet)} CALLERRORs, {sum(c.stats.connects for c in fleet)} connections")
@@ -146,7 +189,7 @@ async def measure(fleet: list[SimulatedCharger], url: str, seconds: float, meter
               f"RSS {rss_mb(live_pid):.0f} MB (target < 300 MB)")
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    return window_start_s
+    return window_start_s, halfway_s
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -170,24 +213,33 @@ def main(argv: Sequence[str] | None = None) -> None:
                            send_charging_needs=False, validate_own_calls=False)
     fleet = build_fleet(chargers, sessions, BatteryModel("ideal"), SimClock(1.0), ocpp="mixed", config=config)
     print(f"{args.chargers} chargers, meter values every {args.meter_interval:g} s, feedertwin live "
-          f"{'(given)' if args.csms else f'--mode {args.mode}, edf below {args.chargers // GROUP_SIZE} group limits'}",
+          f"{'(given)' if args.csms else f'--mode {args.mode}, equal_share below {args.chargers // GROUP_SIZE} group limits'}",
           flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or scratch
         Path(tmp).mkdir(parents=True, exist_ok=True)
-        live, url = (None, args.csms) if args.csms else start_live(Path(tmp), args.chargers, args.mode)
+        live, halfway = None, None
+        if args.csms:
+            url = args.csms
+        else:
+            live, url, api_url = start_live(Path(tmp), args.chargers, args.mode)
+            token = control_token(Path(tmp) / "site.toml")
+            halfway = partial(lower_fuse, api_url, token)
         try:
-            window_start_s = asyncio.run(measure(fleet, url, args.seconds, args.meter_interval,
-                                                 live.pid if live else None))
+            window_start_s, halfway_s = asyncio.run(measure(fleet, url, args.seconds, args.meter_interval,
+                                                 live.pid if live else None, halfway))
         finally:
             if live is not None:
                 live.terminate()
                 live.wait(timeout=60)
         if live is not None:
             ticks_ms, outcomes, server_ms = store_numbers(Path(tmp) / "store.sqlite", window_start_s)
-            if server_ms.size:
-                print(f"server side (frame in to reply out, from the store): p50 {np.percentile(server_ms, 50):.1f} ms, "
-                      f"p99 {np.percentile(server_ms, 99):.1f} ms, max {server_ms.max():.1f} ms")
+            _, _, burst_ms = store_numbers(Path(tmp) / "store.sqlite", halfway_s)
+            for label, part in (("server side (frame in to reply out, from the store)", server_ms),
+                                ("  of which in the second half (with the burst)", burst_ms)):
+                if part.size:
+                    print(f"{label}: p50 {np.percentile(part, 50):.1f} ms, p99 {np.percentile(part, 99):.1f} ms, "
+                          f"max {part.max():.1f} ms")
             print(f"commands to chargers in the window: {sum(outcomes.values())} "
                   f"({', '.join(f'{k} {v}' for k, v in sorted(outcomes.items())) or 'none'})")
             if ticks_ms.size:

@@ -66,7 +66,7 @@ class LiveApp:
 
     def __init__(self, site: LiveSite, mode: str, store: LiveStore, *,
                  clock: Clock | Callable[[], float] = time.time, call_timeout_s: float = 30.0,
-                 max_calls_in_flight: int = 32) -> None:
+                 max_calls_in_flight: int = 32, max_calls_per_s: float = 200.0) -> None:
         if mode not in MODES:
             raise ValueError(f"mode: got {mode!r}; expected one of {MODES}")
         self.site = site
@@ -89,6 +89,10 @@ class LiveApp:
         # (one per charger at a large site) then goes out paced by the replies, and the chargers'
         # own messages are served in between instead of queueing behind the whole burst.
         self._calls_in_flight = asyncio.Semaphore(max_calls_in_flight)
+        # ... and at most this many start per (real) second: 1,000 new profiles after a limit moved
+        # take 5 s to go out instead of flooding the chargers' side (measured: benchmarks/bench_chargers.py)
+        self._call_interval_s = 1.0 / max_calls_per_s
+        self._next_call_at = 0.0  # time.monotonic() at which the next call may start
         self._restore()
         self.operator = Operator(self)  # the operator's actions (sim.live.actions); re-applies their limits
 
@@ -250,6 +254,14 @@ class LiveApp:
         for command in commands:
             self.spawn(self.send_command(command), name=f"{command.action} {command.charger_id}")
 
+    async def _pace(self) -> None:
+        """Wait for this call's slot: calls start at most ``max_calls_per_s`` per real second."""
+        now = time.monotonic()
+        start = max(now, self._next_call_at)
+        self._next_call_at = start + self._call_interval_s
+        if start > now:
+            await asyncio.sleep(start - now)
+
     async def send_command(self, command: ProfileCommand) -> CallOutcome:
         """Send one command to its charger, record the outcome, and send the controller's fallbacks."""
         command_id = self.store.record_command(self.now_s(), command.charger_id, command.action, command.payload)
@@ -257,6 +269,7 @@ class LiveApp:
         if link is None:
             outcome = CallOutcome("error", detail="the charger is not connected")
         else:  # the call's frame is sent after a commit that includes the command row (ChargerLink._send)
+            await self._pace()
             async with self._calls_in_flight:
                 if self.mode == "active":
                     outcome = await link.request(command.action, command.payload)
