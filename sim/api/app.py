@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from sim import __version__
+from sim.api.actions import router as actions_router
+from sim.api.dashboard import install_dashboard
 from sim.api.problems import install_problem_handlers, problem_openapi
 from sim.api.routes import router
 from sim.api.stream import StreamHub
@@ -36,7 +38,7 @@ def create_app(live_app: LiveApp, tokens: TokenStore, *, public: Sequence[str] |
     if unknown:
         raise ValueError(f"public: unknown API section(s) {unknown}; expected some of {API_SECTIONS}")
     app = FastAPI(title=f"feedertwin live API: {live_app.site.name}", version=__version__,
-                  description="Read a live site: chargers, sessions, power, feeder, decisions; follow it live "
+                  description="Read and steer a live site: chargers, sessions, power, feeder, decisions; follow it live "
                               "(/api/v1/stream). Authenticate with 'Authorization: Bearer <token>'.")
     app.state.live = live_app
     app.state.reader = SiteReader(live_app)
@@ -45,6 +47,8 @@ def create_app(live_app: LiveApp, tokens: TokenStore, *, public: Sequence[str] |
     app.state.streams = StreamHub(live_app.feed, keepalive_s)
     install_problem_handlers(app)
     app.include_router(router)
+    install_dashboard(app)  # the page at /dashboard (docs/api.md, "Dashboard")
+    app.include_router(actions_router)  # the act endpoints (control scope) and the audit log
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

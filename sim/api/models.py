@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ConnectorOut(BaseModel):
@@ -186,3 +188,44 @@ class LogLineOut(BaseModel):
 
 class LogOut(BaseModel):
     lines: list[LogLineOut]
+
+
+class ActionOut(BaseModel):
+    """How an operator's action ended (``sim.live.actions.ActionResult``), and who did it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"action": "reserve", "target": "charger/CP-001", "who": "fleet-app", "outcome": "accepted",
+         "detail": "Accepted", "audit_id": 42, "reservation_id": 42, "response": {"status": "Accepted"}}]})
+    action: str = Field(description="set_mode, set_site_limit, set_charger_limit, reserve, cancel_reservation, "
+                                    "remote_start, remote_stop, reset")
+    target: str = Field(description="site, limit/<node id> or charger/<charger id>")
+    who: str = Field(description="the name of the token that did it (as the audit row says)")
+    outcome: str = Field(description="done (a local action) or accepted (the charger took the call); a refusal, "
+                                     "no connection or a timeout is a problem document instead")
+    detail: str | None = Field(description="why, in words (e.g. 'already in active mode'); null when nothing to add")
+    audit_id: int | None = Field(description="the action's row of the audit log (GET /api/v1/audit)")
+    reservation_id: int | None = Field(default=None, description="the reservation made (reserve only): cancel it "
+                                                                  "with DELETE .../reservations/{reservation_id}")
+    response: dict[str, Any] | None = Field(default=None, description="the charger's reply (snake_case keys); "
+                                                                      "null for a local action")
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"audit_id": 42, "t_s": 1800000000.0, "who": "fleet-app", "action": "reserve", "target": "charger/CP-001",
+         "parameters": {"connector_id": 1, "expiry_s": 1800001800.0, "id_tag": "DRIVER-42"},
+         "outcome": "accepted", "detail": "Accepted"}]})
+    audit_id: int
+    t_s: float
+    who: str = Field(description="the token name (API) or whoever called the operator")
+    action: str
+    target: str = Field(description="site, limit/<node id> or charger/<charger id>")
+    parameters: dict[str, Any] = Field(description="the action's values (a limit as applied: a restore shows the "
+                                                   "site file's value)")
+    outcome: str | None = Field(description="done, accepted, rejected, not_supported, not_implemented, timeout, "
+                                            "error, not_connected; null while the charger's answer is awaited")
+    detail: str | None
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntryOut]

@@ -51,9 +51,12 @@ def with_dummy_action(app: Any) -> Any:
 
 @asynccontextmanager
 async def running_api(site_path: Path, *, public: Sequence[str] = (), mode: str = "shadow",
-                      keepalive_s: float = 15.0) -> AsyncIterator[Api]:
-    """A live site with its API on 127.0.0.1:0 over real HTTP, closed afterwards."""
-    async with live_server(site_path, mode) as (live, server):
+                      keepalive_s: float = 15.0, call_timeout_s: float = 5.0,
+                      clock: Any = None) -> AsyncIterator[Api]:
+    """A live site with its API on 127.0.0.1:0 over real HTTP, closed afterwards (``call_timeout_s``:
+    how long a call to a charger waits for its answer; ``clock``: the site's, e.g. the ``SimClock``
+    of simulated chargers; default the fixed test clock)."""
+    async with live_server(site_path, mode, clock=clock, call_timeout_s=call_timeout_s) as (live, server):
         with TokenStore(live.store.path) as tokens:
             read_token, _ = tokens.create("reader-app", "read")
             control_token, _ = tokens.create("operator", "control")
