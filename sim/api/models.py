@@ -111,6 +111,22 @@ class SiteOut(BaseModel):
     has_grid: bool
 
 
+class SitePowerOut(BaseModel):
+    """The site's power at each control tick since ``since_t_s``, oldest first, as columns (one
+    entry per tick in every list; a chart reads them side by side)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"since_t_s": 1799978400.0, "until_t_s": 1800000000.0, "t_s": [1799999940.0, 1800000000.0],
+         "charging_kw": [7.2, 11.0], "import_kw": [12.2, 16.0], "import_limit_kw": [22.0, 22.0]}]})
+    since_t_s: float = Field(description="the window's start: now minus ``hours``")
+    until_t_s: float = Field(description="now, on the live process's clock")
+    t_s: list[float] = Field(description="each tick's time")
+    charging_kw: list[float | None] = Field(description="the chargers' measured power summed")
+    import_kw: list[float | None] = Field(description="the load flow's import with a [grid], else base load plus "
+                                                      "charging (estimated)")
+    import_limit_kw: list[float | None] = Field(description="the site file's import_limit_kw then (null: none)")
+
+
 class BusVoltageOut(BaseModel):
     bus: int
     vm_pu: float | None

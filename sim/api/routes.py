@@ -26,6 +26,7 @@ from sim.api.models import (
     SessionsOut,
     SetpointsOut,
     SiteOut,
+    SitePowerOut,
 )
 from sim.api.problems import ApiProblem, problem_responses
 from sim.api.stream import StreamHub
@@ -33,6 +34,7 @@ from sim.api.views import SiteReader
 
 router = APIRouter(prefix="/api/v1")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+MAX_POWER_HOURS = 168.0  # a week of power history at most per request (a tick a minute: 10,080 points)
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")]
 ChargerFilter = Annotated[str | None, Query(description="only this charger")]
 _READ_ERRORS = problem_responses(401, 422)
@@ -58,6 +60,15 @@ def _known_charger(site: SiteReader, charger_id: str | None) -> str | None:
             summary="The site now: power, limits, mode, control period")
 async def get_site(site: Reader) -> SiteOut:
     return site.site()
+
+
+@router.get("/site/power", response_model=SitePowerOut, dependencies=[Depends(readable("site"))],
+            responses=_READ_ERRORS, summary="The site's power at each control tick of the last hours: charging, "
+                                            "import, import limit (kW)")
+async def get_site_power(site: Reader, hours: Annotated[float, Query(
+        gt=0, le=MAX_POWER_HOURS, description="this many hours back from now (0 < hours <= 168)")] = 6.0,
+                         ) -> SitePowerOut:
+    return await asyncio.to_thread(site.site_power, hours)
 
 
 @router.get("/chargers", response_model=ChargersOut, dependencies=[Depends(readable("chargers"))],

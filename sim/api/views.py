@@ -34,6 +34,7 @@ from sim.api.models import (
     SessionOut,
     SetpointOut,
     SiteOut,
+    SitePowerOut,
 )
 from sim.live.events import ChargerBooted, MeterSample, SessionEnded, SessionStarted, StatusChanged
 from sim.live.recorded import RecordedSession, meter_rows, recorded_sessions
@@ -45,6 +46,7 @@ from sim.live.store import (
     read_recent_commands,
     read_recent_decisions,
     read_recent_log,
+    read_site_power,
 )
 
 if TYPE_CHECKING:
@@ -218,6 +220,16 @@ class SiteReader:
             base_load_kw=tracker.base_load_kw, charging_power_kw=charging_kw,
             import_now_kw=tracker.base_load_kw + charging_kw, n_chargers=len(tracker.chargers),
             n_online=len(live.links), n_sessions_open=len(tracker.session_refs()), has_grid=live.site.grid is not None)
+
+    def site_power(self, hours: float) -> SitePowerOut:
+        """The site's power at each tick of the last ``hours`` (thread-safe: it reads the store only)."""
+        until_t_s = self.live.now_s()
+        since_t_s = until_t_s - hours * 3600.0
+        with self.reading() as db:
+            rows = read_site_power(db, since_t_s)
+        return SitePowerOut(since_t_s=since_t_s, until_t_s=until_t_s, t_s=[r[0] for r in rows],
+                            charging_kw=[finite(r[1]) for r in rows], import_kw=[finite(r[2]) for r in rows],
+                            import_limit_kw=[finite(r[3]) for r in rows])
 
     def grid(self, grid: GridState | None) -> GridOut | None:
         """The load flow's state with every bus voltage and branch loading, named by the feeder's

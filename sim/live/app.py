@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
@@ -212,6 +213,8 @@ class LiveApp:
         if grid is not None:
             self.store.record_grid(decision_id, grid.vm_min_pu, grid.vm_max_pu, grid.max_line_loading_percent,
                                    grid.max_trafo_loading_percent, grid.p_import_kw)
+        charging_kw, import_kw, import_limit_kw = self._site_power(grid)
+        self.store.record_site_power(decision_id, t_s, charging_kw, import_kw, import_limit_kw)
         for note in decision.notes:
             self.log("info", note)
         self.store.record_tick_time(decision_id, time.perf_counter() - started_s)
@@ -220,6 +223,7 @@ class LiveApp:
         if self.feed.n_subscribers:
             self.feed.publish("decision", t_s, {
                 "decision_id": decision_id, "mode": self.mode,
+                "site_power": {"charging_kw": charging_kw, "import_kw": import_kw, "import_limit_kw": import_limit_kw},
                 "setpoints": [{"charger_id": c, "setpoint_a": a, "measured_a": m} for c, a, m in rows],
                 "grid": None if grid is None else {
                     "vm_min_pu": grid.vm_min_pu, "vm_max_pu": grid.vm_max_pu,
@@ -227,6 +231,16 @@ class LiveApp:
                     "max_trafo_loading_percent": grid.max_trafo_loading_percent, "p_import_kw": grid.p_import_kw}})
         self._send_all(decision.commands)
         return decision
+
+    def _site_power(self, grid: GridState | None) -> tuple[float, float, float | None]:
+        """The site's power at this tick (kW): the measured charging power summed, the import (the
+        load flow's when it ran, else base load plus charging) and the site file's import limit
+        (``sim.live.actions`` lowers limits-tree currents and charger limits, never this one)."""
+        charging_kw = float(self.tracker.measured_power_kw().sum())
+        import_kw = self.tracker.base_load_kw + charging_kw
+        if grid is not None and math.isfinite(grid.p_import_kw):
+            import_kw = float(grid.p_import_kw)
+        return charging_kw, import_kw, self.site.site.import_limit_kw
 
     def _load_flow(self, t_s: float) -> GridState | None:
         """The site's feeder with the measured charging power (``None`` without [grid], or when the

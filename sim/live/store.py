@@ -2,7 +2,8 @@
 
 What goes in: every websocket frame in and out (raw text), every event the handlers produce
 (``sim.live.events``, as JSON), every control decision (and how long its tick took) with its setpoints beside the measured
-currents, the live load flow's summary at each decision (sites with a feeder), every command sent to a
+currents, the live load flow's summary at each decision (sites with a feeder), the site's power at
+each decision (``site_power``: charging, import, import limit; the API's power history), every command sent to a
 charger with its outcome, every operator action (``audit``: who, what, on which target, how it ended;
 ``sim.live.actions``), and the log lines that explain
 fallbacks.
@@ -67,6 +68,10 @@ CREATE TABLE IF NOT EXISTS grid_states (
     max_line_loading_percent REAL, max_trafo_loading_percent REAL, p_import_kw REAL);
 CREATE TABLE IF NOT EXISTS tick_times (
     decision_id INTEGER NOT NULL REFERENCES decisions(id), duration_s REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS site_power (
+    decision_id INTEGER NOT NULL REFERENCES decisions(id), t_s REAL NOT NULL, charging_kw REAL,
+    import_kw REAL, import_limit_kw REAL);
+CREATE INDEX IF NOT EXISTS site_power_by_time ON site_power (t_s);
 CREATE TABLE IF NOT EXISTS commands (
     id INTEGER PRIMARY KEY, t_s REAL NOT NULL, charger_id TEXT NOT NULL, action TEXT NOT NULL,
     payload TEXT NOT NULL, outcome TEXT, detail TEXT, outcome_t_s REAL);
@@ -184,6 +189,14 @@ class LiveStore:
     def record_tick_time(self, decision_id: int, duration_s: float) -> None:
         """How long a control tick took (wall clock: load flow, view, decision, records)."""
         self._write("INSERT INTO tick_times VALUES (?, ?)", (decision_id, duration_s))
+
+    def record_site_power(self, decision_id: int, t_s: float, charging_kw: float, import_kw: float,
+                          import_limit_kw: float | None) -> None:
+        """The site's power at a decision (kW): the measured charging power, the import (the load
+        flow's, or base load plus charging) and the import limit then (``None``: the site has none;
+        SQLite keeps a NaN as NULL too, so a bad reading never fails the commit)."""
+        self._write("INSERT INTO site_power VALUES (?, ?, ?, ?, ?)",
+                    (decision_id, t_s, charging_kw, import_kw, import_limit_kw))
 
     def grid_states(self) -> list[tuple[int, float, float, float, float, float]]:
         return list(self._query("SELECT * FROM grid_states ORDER BY rowid"))
@@ -474,6 +487,22 @@ def read_recent_decisions(db: sqlite3.Connection, limit: int) -> list[dict[str, 
                 by_id[row[0]]["grid"] = dict(zip(("vm_min_pu", "vm_max_pu", "max_line_loading_percent",
                                                   "max_trafo_loading_percent", "p_import_kw"), row[1:], strict=True))
     return decisions
+
+
+def read_site_power(db: sqlite3.Connection,
+                    since_t_s: float) -> list[tuple[float, float | None, float | None, float | None]]:
+    """``(t_s, charging_kw, import_kw, import_limit_kw)`` of every tick from ``since_t_s`` on, oldest
+    first (the ``site_power_by_time`` index: a recent window is cheap). A store written before this
+    table existed has no power history: an empty list."""
+    try:
+        rows = db.execute("SELECT t_s, charging_kw, import_kw, import_limit_kw FROM site_power WHERE t_s >= ? "
+                          "ORDER BY t_s, decision_id", (since_t_s,)).fetchall()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return []
+        raise
+    return [(float(t_s), charging_kw, import_kw, import_limit_kw)
+            for t_s, charging_kw, import_kw, import_limit_kw in rows]
 
 
 def read_recent_commands(db: sqlite3.Connection, limit: int, charger_id: str | None = None) -> list[dict[str, Any]]:

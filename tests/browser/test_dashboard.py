@@ -3,7 +3,8 @@
 ``feedertwin live`` runs as a subprocess with its API on a free port; a simulated 1.6 charger
 (``tests.live.server_helpers.Charger16``) connects over OCPP. The page is loaded, a token typed
 into it (it then reads the API and follows the stream with ``Authorization: Bearer``), and the
-test checks that the site's chargers appear, that a charger's state and power on the page change
+test checks that the site's chargers appear, that the power chart shows the stored ticks at once
+and appends new ones from the stream, that a charger's state and power on the page change
 when it starts a session and sends a meter value (pushed by the stream, the page is never
 reloaded), and that the mode switch, once confirmed, switches the site to active.
 
@@ -82,6 +83,13 @@ def charger_cell(driver: Any, charger_id: str, field: str) -> str:
     return str(cells[0].text) if cells else ""
 
 
+def chart_points(driver: Any) -> int:
+    """How many ticks the power chart shows (its ``data-points``)."""
+    from selenium.webdriver.common.by import By
+
+    return int(driver.find_element(By.ID, "power-chart").get_attribute("data-points") or 0)
+
+
 def test_dashboard_shows_the_chargers_and_follows_the_site_live(browser: Any,
                                                                 live_site: tuple[str, str, str]) -> None:
     from selenium.webdriver.common.by import By
@@ -101,6 +109,7 @@ def test_dashboard_shows_the_chargers_and_follows_the_site_live(browser: Any,
                 and charger_cell(driver, "CP-201", "charger") == "CP-201")
 
     wait.until(shown)  # the site's chargers, read with the token; the stream is open
+    wait.until(lambda d: chart_points(d) >= 1)  # the start-up tick, read from /api/v1/site/power on load
     assert charger_cell(browser, "CP-16", "online") == "no"
     assert charger_cell(browser, "CP-16", "power") == "0.0"
     assert browser.find_element(By.ID, "mode").text == "shadow"
@@ -128,6 +137,7 @@ def test_dashboard_shows_the_chargers_and_follows_the_site_live(browser: Any,
             await asyncio.gather(serving, return_exceptions=True)
 
     asyncio.run(asyncio.wait_for(charge_and_watch(), 3 * PAGE_WAIT_S))
+    wait.until(lambda d: chart_points(d) >= 2)  # the session's re-plan tick, appended from the stream
 
     # the mode switch: a confirmation dialog, then PUT /api/v1/site/mode with the token
     browser.find_element(By.ID, "mode-switch").click()

@@ -9,11 +9,13 @@
 // Live updates: each stream event names what changed (event, decision, action, ...); the parts of
 // the page it touches are re-read from the read endpoints (updates that come together cause one
 // read; a late answer never replaces a newer one), so the numbers shown are the API's own.
+//
+// The power chart: the last hours are read once from /api/v1/site/power (one point per control
+// tick, from the store), then each `decision` update appends the tick's site_power it carries.
 "use strict";
 
 const TOKEN_KEY = "feedertwin.api-token";
-const HISTORY_S = 6 * 3600;        // the power chart shows at most the last 6 hours
-const HISTORY_KEY = "feedertwin.power-history";  // the chart's points survive a reload of the tab
+const HISTORY_HOURS = 6;           // the power chart shows the last 6 hours
 const RECONNECT_MS = 3000;         // wait before reopening a stream that ended
 const BATCH_MS = 150;              // updates that come together cause one re-read
 const PARTS_BY_KIND = {            // stream event kind -> the parts of the page it changes
@@ -22,7 +24,7 @@ const PARTS_BY_KIND = {            // stream event kind -> the parts of the page
   action: ["site", "chargers", "setpoints"],
   command: [],
   log: [],
-  dropped: ["site", "chargers", "setpoints", "feeder"],
+  dropped: ["site", "chargers", "setpoints", "feeder", "power"],
 };
 
 const $ = (id) => document.getElementById(id);
@@ -57,10 +59,11 @@ async function api(path, options) {
 
 // Each part of the page: where it is read, and how the answer is kept.
 const READERS = {
-  site: ["/api/v1/site", (body) => { state.site = body; remember(body); }],
+  site: ["/api/v1/site", (body) => { state.site = body; }],
   chargers: ["/api/v1/chargers", (body) => { state.chargers = body.chargers; }],
   setpoints: ["/api/v1/setpoints", (body) => { state.setpoints = body; }],
   feeder: ["/api/v1/feeder", (body) => { state.feeder = body; }],
+  power: [`/api/v1/site/power?hours=${HISTORY_HOURS}`, keepHistory],
 };
 const asked = {};  // part -> number of the latest read asked for
 const shown = {};  // part -> number of the read whose answer is shown
@@ -138,7 +141,10 @@ async function follow() {
         else if (line.startsWith("event: ")) kind = line.slice(7);
         else if (line.startsWith("data: ")) data += line.slice(6);
         else if (line === "") {
-          if (data) schedule(PARTS_BY_KIND[kind] || []);
+          if (data) {
+            if (kind === "decision") appendPower(data);
+            schedule(PARTS_BY_KIND[kind] || []);
+          }
           kind = "message";
           data = "";
         }
@@ -166,23 +172,29 @@ function cell(row, field, text) {
   row.appendChild(td);
 }
 
-function remember(site) {
-  const last = state.history[state.history.length - 1];
-  if (!last || last.t_s !== site.t_s) {
-    state.history.push({ t_s: site.t_s, import_kw: site.import_now_kw, limit_kw: site.import_limit_kw });
-  }
-  while (state.history.length && state.history[0].t_s < site.t_s - HISTORY_S) state.history.shift();
-  sessionStorage.setItem(HISTORY_KEY, JSON.stringify({ site: site.name, points: state.history }));
+// The stored power history (columns: one entry per tick); points the stream appended after the
+// read began are kept, so a late answer never drops a newer tick.
+function keepHistory(body) {
+  const points = body.t_s.map((t, i) => ({ t_s: t, import_kw: body.import_kw[i], limit_kw: body.import_limit_kw[i] }));
+  const lastRead = points.length ? points[points.length - 1].t_s : -Infinity;
+  state.history = points.concat(state.history.filter((p) => p.t_s > lastRead));
+  trimHistory();
 }
 
-// The chart's points this tab saw of this site before a reload (the API keeps no power history).
-function recall() {
-  try {
-    const saved = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "null");
-    if (saved && saved.site === document.body.dataset.siteName) state.history = saved.points;
-  } catch (error) {
-    sessionStorage.removeItem(HISTORY_KEY);
-  }
+// A `decision` update's site power (its data: {"t_s": ..., "data": {"site_power": {...}, ...}}).
+function appendPower(text) {
+  let update;
+  try { update = JSON.parse(text); } catch (error) { return; }
+  const power = update.data && update.data.site_power;
+  const last = state.history[state.history.length - 1];
+  if (!power || (last && update.t_s <= last.t_s)) return;
+  state.history.push({ t_s: update.t_s, import_kw: power.import_kw, limit_kw: power.import_limit_kw });
+  trimHistory();
+}
+
+function trimHistory() {
+  const last = state.history[state.history.length - 1];
+  while (last && state.history[0].t_s < last.t_s - HISTORY_HOURS * 3600) state.history.shift();
 }
 
 function render() {
@@ -231,6 +243,7 @@ function renderChargers() {
 
 // The site's import (a step line: it holds until the next reading) and its limit, over time.
 function drawChart(canvas, history) {
+  canvas.dataset.points = history.length;  // how many ticks it shows (tests read it)
   const g = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height, left = 48, bottom = 20, top = 8;
   g.clearRect(0, 0, w, h);
@@ -335,7 +348,6 @@ function useToken(event) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  recall();
   $("token-form").addEventListener("submit", useToken);
   $("token-forget").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); follow(); });
   $("mode-switch").addEventListener("click", askModeSwitch);
