@@ -163,8 +163,13 @@ class LiveTracker:
     def session_refs(self) -> dict[str, SessionRef]:
         """Every open session by session id (also those a view leaves out), with the OCPP version of
         its charger's connection (``None`` while the charger is not connected)."""
-        return {s.ref.session_id: replace(s.ref, ocpp_version=self._version_if_connected(s.ref.charger_id))
-                for s in self._all_sessions()}
+        refs = {}
+        for session in self._all_sessions():
+            version = self._version_if_connected(session.ref.charger_id)
+            if session.ref.ocpp_version != version:  # a new frozen ref only when the link changed
+                session.ref = replace(session.ref, ocpp_version=version)
+            refs[session.ref.session_id] = session.ref
+        return refs
 
     def _version_if_connected(self, charger_id: str) -> str | None:
         state = self._chargers[charger_id]

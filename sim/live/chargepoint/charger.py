@@ -64,9 +64,10 @@ class ChargerConfig:
     call_timeout_s: float = 30.0  # real seconds
     reconnect_delay_s: float = 1.0  # real seconds
     heartbeat_s: float | None = None  # real seconds; None: the interval the CSMS gives at boot
-    # Check this charger's own calls and the answers against the OCPP JSON schemas (the ocpp
-    # library's jsonschema check: about half the fleet's CPU). Tests keep it on; a load benchmark
-    # may turn it off, as a real charger's firmware does not run it (the CSMS still checks).
+    # Check this charger's own calls and their answers, and the calls it receives, against the OCPP
+    # JSON schemas (the ocpp library's jsonschema check: about half the fleet's CPU). Tests keep it
+    # on; a load benchmark may turn it off, as a real charger's firmware does not run it (the CSMS
+    # still checks everything it receives).
     validate_own_calls: bool = True
     # OCPP security profiles 1 and 2 (docs/live_security.md): HTTP basic auth with user = the
     # charger id and this password (None: no credentials), and the TLS context that checks the
@@ -428,7 +429,7 @@ class SimulatedCharger:
                                    additional_headers=headers, **tls) as ws:
                     self.stats.connects += 1
                     failures = 0
-                    if await self._session(self.protocol.charge_point(ws), linger):
+                    if await self._session(self._charge_point(ws), linger):
                         return
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as error:
                 failures += 1  # the first failure in a row is a warning, the retries are not
@@ -455,6 +456,16 @@ class SimulatedCharger:
             for task in (reader, writer):
                 task.cancel()
             await asyncio.gather(reader, writer, return_exceptions=True)
+
+    def _charge_point(self, ws: Any) -> Link:
+        """The library charge point on this connection; without ``validate_own_calls`` its
+        handlers skip the schema check of the calls they receive too (the library's per-handler
+        switch), as a charger's firmware does not run jsonschema."""
+        cp = self.protocol.charge_point(ws)
+        if not self.config.validate_own_calls:
+            for handlers in getattr(cp, "route_map", {}).values():
+                handlers["_skip_schema_validation"] = True
+        return cp
 
     def _message_id(self) -> str:
         return f"{self._id_prefix}-{next(self._message_ids)}"
