@@ -15,6 +15,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -34,11 +35,11 @@ def _scenario_text(loadflow: str, days: int) -> str:
         'duration = "1d"', f'duration = "{days}d"')
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the fastest counts")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         for loadflow in ("unbalanced", "fast"):
             path = Path(tmp) / f"{loadflow}.toml"

@@ -129,6 +129,8 @@ def main() -> None:
         ("one month under edf", bench_month_edf),
         ("fast load flow: a year on the IEEE European LV feeder", bench_loadflow.main),
         ("unbalanced load flow: a year, 55 single-phase chargers", lambda: __import__("bench_unbalanced").main()),
+        ("grid_aware per phase: two days, unbalanced against balanced",
+         lambda: __import__("bench_grid_aware_unbalanced").main(["--days", "2"])),
         ("a year end to end on the IEEE European LV feeder: edf and grid_aware", bench_year.main),
         ("a sweep of 40 year-long runs on Dask: 1 and 2 workers", bench_sweep.main),
         ("agreement with acnportal", acnportal_agreement.main),
