@@ -21,6 +21,7 @@ pandapower's Newton-Raphson instead (``PandapowerLoadFlow``, which also maps its
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,6 +36,9 @@ from sim.grid.loadflow import LoadFlow, PandapowerLoadFlow, _vector
 from sim.scenario.schema import LOADFLOW_SOLVERS
 
 F64 = NDArray[np.float64]
+
+if TYPE_CHECKING:
+    from sim.grid.unbalanced import UnbalancedBlockResult
 
 
 @dataclass(frozen=True)
@@ -63,15 +67,22 @@ class BlockResult:
 
     def state(self, k: int) -> GridState:
         """Step ``k`` as the ``GridState`` ``LoadFlow.solve`` returns."""
-        return GridState(
-            time_s=float(self.t_s[k]),
-            vm_pu=_frozen(self.vm_pu[k]),
-            line_loading_percent=_frozen(self.line_loading_percent[k]),
-            trafo_loading_percent=_frozen(self.trafo_loading_percent[k]),
-            p_import_kw=float(self.p_import_kw[k]),
-            q_import_kvar=float(self.q_import_kvar[k]),
-            losses_kw=float(self.losses_kw[k]),
-        )
+        return block_state(self, k)
+
+
+def block_state(block: BlockResult | UnbalancedBlockResult, k: int, **extra: F64) -> GridState:
+    """Step ``k`` of a block's results as a ``GridState`` (copies, read-only); ``extra`` adds the
+    per-phase fields of an unbalanced block."""
+    return GridState(
+        time_s=float(block.t_s[k]),
+        vm_pu=_frozen(block.vm_pu[k]),
+        line_loading_percent=_frozen(block.line_loading_percent[k]),
+        trafo_loading_percent=_frozen(block.trafo_loading_percent[k]),
+        p_import_kw=float(block.p_import_kw[k]),
+        q_import_kvar=float(block.q_import_kvar[k]),
+        losses_kw=float(block.losses_kw[k]),
+        **{name: _frozen(values) for name, values in extra.items()},
+    )
 
 
 class FastLoadFlow:

@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from core_ext import pf, pf3
 from sim.domain import ChargerTable, GridState
 from sim.errors import LoadFlowError
+from sim.grid.fast import block_state
 from sim.grid.feeder import Feeder
 from sim.grid.loadflow import _column, _ColumnWriter
 from sim.grid.unbalanced_model import (
@@ -288,20 +289,9 @@ class UnbalancedBlockResult:
         return int(np.count_nonzero(self.fallback))
 
     def state(self, k: int) -> GridState:
-        return GridState(
-            time_s=float(self.t_s[k]),
-            vm_pu=_frozen(self.vm_pu[k]),
-            line_loading_percent=_frozen(self.line_loading_percent[k]),
-            trafo_loading_percent=_frozen(self.trafo_loading_percent[k]),
-            p_import_kw=float(self.p_import_kw[k]),
-            q_import_kvar=float(self.q_import_kvar[k]),
-            losses_kw=float(self.losses_kw[k]),
-            vm_phase_pu=_frozen(self.vm_phase_pu[k]),
-            vuf_percent=_frozen(self.vuf_percent[k]),
-            vm0_pu=_frozen(self.vm0_pu[k]),
-            line_i_phase_ka=_frozen(self.line_i_phase_ka[k]),
-            p_import_phase_kw=_frozen(self.p_import_phase_kw[k]),
-        )
+        return block_state(self, k, vm_phase_pu=self.vm_phase_pu[k], vuf_percent=self.vuf_percent[k],
+                           vm0_pu=self.vm0_pu[k], line_i_phase_ka=self.line_i_phase_ka[k],
+                           p_import_phase_kw=self.p_import_phase_kw[k])
 
 
 @dataclass(frozen=True)
