@@ -2,9 +2,9 @@
 
 ``ocpp_rpc`` (a session fixture; import it into a test module to use it) makes sure the peers in
 ``tests/live/peers`` are installed: it runs ``npm ci`` there (exact versions from
-``package-lock.json``) when ``node_modules`` is missing or older than the lock file. It skips the
-test with the reason when ``node`` or ``npm`` is not installed or Node.js is older than ocpp-rpc
-needs (17.3); a failing ``npm ci`` is a test failure with npm's output (the registry is
+``package-lock.json``) when ``node_modules`` is missing or older than the lock file. Node.js and npm
+are installed with apt when missing (``tests.system_packages``); it skips the test with the reason
+only where that is impossible or Node.js is older than ocpp-rpc needs (17.3); a failing ``npm ci`` is a test failure with npm's output (the registry is
 reachable where these tests run). ``Peers`` starts the two scripts:
 
 - ``charger.js``: a strict charger (1.6 or 2.0.1) that plays one session and exits; its JSON
@@ -16,7 +16,6 @@ reachable where these tests run). ``Peers`` starts the two scripts:
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.system_packages import ensure_commands
 
 PEERS_DIR = Path(__file__).parent / "peers"
 MIN_NODE = (17, 3)
@@ -85,9 +86,8 @@ class Peers:
 
 @pytest.fixture(scope="session")
 def ocpp_rpc() -> Peers:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("the ocpp-rpc peer tests need Node.js >= 17.3 and npm; `npm` or `node` is not on PATH")
+    paths = ensure_commands(("node", "npm"), ("nodejs", "npm"), "the ocpp-rpc peer tests need Node.js and npm")
+    node, npm = paths["node"], paths["npm"]
     if _node_version(node) < MIN_NODE:
         pytest.skip(f"ocpp-rpc needs Node.js >= 17.3; this is {'.'.join(map(str, _node_version(node)))}")
     if not _installed():

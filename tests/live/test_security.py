@@ -48,6 +48,7 @@ from sim.live.server import LiveServer
 from sim.live.site_file import load_site
 from sim.live.store import LiveStore, read_events
 from tests.live.server_helpers import Charger16, Clock, boot16, live_server, run, write_site
+from tests.system_packages import ensure_commands
 
 PASSWORDS = {"CP-1": "password-of-cp-1-0123", "CP-2": "password-of-cp-2-4567"}
 HASHES = {identity: str(hash_password(password)) for identity, password in PASSWORDS.items()}
@@ -99,8 +100,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make the test CA and server certificate")
+    ensure_commands(("openssl",), ("openssl",), "the test CA and server certificate need the openssl command")
     folder = tmp_path_factory.mktemp("pki")
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
     _openssl("req", "-x509", "-new", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
