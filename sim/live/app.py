@@ -34,6 +34,9 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from sim.domain import GridState
 from sim.errors import LoadFlowError
 from sim.live.actions import Operator
@@ -203,7 +206,8 @@ class LiveApp:
         """One control step: view, decision, record; in active mode the commands go out as tasks."""
         started_s = time.perf_counter()
         t_s = self.now_s() if now_s is None else now_s
-        grid = self._load_flow(t_s)
+        measured_kw = self.tracker.measured_power_kw()  # per charger, once: the load flow and the records
+        grid = self._load_flow(t_s, measured_kw)
         view = self.tracker.view(t_s, self.site.control.period_s, grid)
         decision = self.controller.decide(view, self.mode, t_s, self.tracker.session_refs())
         measured_a = self.tracker.measured_current_a()  # in view.chargers order, as the setpoints
@@ -213,7 +217,7 @@ class LiveApp:
         if grid is not None:
             self.store.record_grid(decision_id, grid.vm_min_pu, grid.vm_max_pu, grid.max_line_loading_percent,
                                    grid.max_trafo_loading_percent, grid.p_import_kw)
-        charging_kw, import_kw, import_limit_kw = self._site_power(grid)
+        charging_kw, import_kw, import_limit_kw = self._site_power(grid, measured_kw)
         self.store.record_site_power(decision_id, t_s, charging_kw, import_kw, import_limit_kw)
         for note in decision.notes:
             self.log("info", note)
@@ -232,23 +236,23 @@ class LiveApp:
         self._send_all(decision.commands)
         return decision
 
-    def _site_power(self, grid: GridState | None) -> tuple[float, float, float | None]:
+    def _site_power(self, grid: GridState | None, measured_kw: NDArray[np.float64]) -> tuple[float, float, float | None]:
         """The site's power at this tick (kW): the measured charging power summed, the import (the
         load flow's when it ran, else base load plus charging) and the site file's import limit
         (``sim.live.actions`` lowers limits-tree currents and charger limits, never this one)."""
-        charging_kw = float(self.tracker.measured_power_kw().sum())
+        charging_kw = float(measured_kw.sum())
         import_kw = self.tracker.base_load_kw + charging_kw
         if grid is not None and math.isfinite(grid.p_import_kw):
             import_kw = float(grid.p_import_kw)
         return charging_kw, import_kw, self.site.site.import_limit_kw
 
-    def _load_flow(self, t_s: float) -> GridState | None:
+    def _load_flow(self, t_s: float, measured_kw: NDArray[np.float64]) -> GridState | None:
         """The site's feeder with the measured charging power (``None`` without [grid], or when the
         load flow fails: then the tick goes on without a grid state, and the log says why)."""
         if self.feeder is None:
             return None
         try:
-            return self.feeder.solve(t_s, self.tracker.chargers, self.tracker.measured_power_kw())
+            return self.feeder.solve(t_s, self.tracker.chargers, measured_kw)
         except (LoadFlowError, ValueError) as error:
             self.log("warning", f"live load flow skipped at this tick: {error}")
             return None
